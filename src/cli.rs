@@ -1,0 +1,160 @@
+//! The command line as clap sees it: raw strings, parsed but not yet validated.
+//!
+//! Everything here is turned into a validated [`crate::config::Config`] before any
+//! container work starts, so values are kept as the user typed them and checked there,
+//! where the error can name the value and what would be accepted.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes, documented in `mlenv help` and the man page.
+pub const EXIT_CODES: &str = "\
+EXIT CODES:
+    0    success
+    1    an operation failed (podman refused, the container is missing, ...)
+    2    bad input: a flag, file or config value was rejected; nothing was changed
+    3    the Podman API could not be reached
+    4    `up` found the environment running with other settings; nothing was changed
+    N    `exec` exits with the code of the command it ran (126: not executable, 127: not found)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mlenv",
+    version,
+    about = "Per-project GPU development containers on rootless Podman",
+    long_about = "Per-project GPU development containers on rootless Podman.\n\n\
+        Run `mlenv up` in a project folder to get a container with the project mounted at the \
+        same path, running as you, with your GPUs attached through CDI.",
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Explain every step, and log at debug level.
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+
+    /// Print only errors (and the output of `exec`, `logs`, `status --json`).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]
+    #[arg(long, global = true, value_name = "URL")]
+    pub host: Option<String>,
+
+    /// Project folder [default: the current directory]
+    #[arg(short = 'C', long, global = true, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the project's container if absent, start it if stopped, do nothing if it runs.
+    Up(UpArgs),
+    /// Stop the project's container (files and installs are kept).
+    Down,
+    /// Restart the project's container.
+    Restart,
+    /// Remove the project's container and mlenv's state for the project.
+    Rm(RmArgs),
+    /// Open a login shell in the container, or run a command with -c.
+    Exec(ExecArgs),
+    /// Show the container's state, image, ports, uptime and GPUs.
+    Status(StatusArgs),
+    /// Show the container's logs, or mlenv's own debug log with --mlenv.
+    Logs(LogsArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct UpArgs {
+    /// Container image [env: MLENV_IMAGE] [default: the current NGC PyTorch image]
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// Ports to forward: HOST:CONTAINER, IP:HOST:CONTAINER or PORT, with an optional /udp;
+    /// comma separated or repeated. Binds 127.0.0.1 unless an IP is given.
+    #[arg(short, long, value_name = "LIST")]
+    pub port: Vec<String>,
+
+    /// Load environment variables from this file (KEY=VALUE lines).
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+
+    /// GPUs: all, none, indices (0,1), or CDI names (nvidia.com/gpu=0)
+    /// [default: all when an NVIDIA CDI spec exists, else none]
+    #[arg(long, value_name = "LIST")]
+    pub gpu: Option<String>,
+
+    /// Memory limit, e.g. 16g, 512m.
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+
+    /// CPU limit, e.g. 4 or 2.5.
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<String>,
+
+    /// Run as the image's own user instead of mapping your user into the container.
+    #[arg(long)]
+    pub no_user_mapping: bool,
+
+    /// Replace an existing container that has other settings (project files are kept).
+    #[arg(long)]
+    pub recreate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Remove the container even if it is running.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Run this command through `sh -c` in the project folder instead of a login shell.
+    #[arg(short = 'c', long = "command", value_name = "CMD")]
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print machine-readable JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Keep printing new log lines.
+    #[arg(short, long)]
+    pub follow: bool,
+
+    /// Show mlenv's own timestamped debug log for this project instead.
+    #[arg(long)]
+    pub mlenv: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print completions for.
+    pub shell: clap_complete::Shell,
+}
+
+/// The clap command, for completions and the man page.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}

@@ -1,0 +1,77 @@
+//! `down`, `restart` and `rm`: the container's lifecycle after `up`.
+
+use color_eyre::eyre::{Result, WrapErr};
+
+use super::not_created;
+use crate::config::Config;
+use crate::podman::Podman;
+use crate::{state, ui};
+
+/// Seconds podman waits after SIGTERM before SIGKILL.
+const STOP_TIMEOUT: u32 = 10;
+
+pub async fn down(cfg: &Config, podman: &Podman) -> Result<()> {
+    let name = &cfg.project.container;
+    match podman.inspect(name).await? {
+        None => ui::info(&format!("{name} does not exist; nothing to stop")),
+        Some(c) if !c.state.running => ui::info(&format!("{name} is already stopped")),
+        Some(_) => {
+            let pb = ui::spinner(&format!("Stopping {name}"));
+            let r = podman.stop(name, STOP_TIMEOUT).await;
+            pb.finish_and_clear();
+            r.wrap_err_with(|| format!("podman could not stop {name}"))?;
+            ui::success(&format!("Stopped {name} (start it again with `mlenv up`)"));
+        }
+    }
+    Ok(())
+}
+
+pub async fn restart(cfg: &Config, podman: &Podman) -> Result<()> {
+    let name = &cfg.project.container;
+    if podman.inspect(name).await?.is_none() {
+        return Err(not_created(cfg));
+    }
+    let pb = ui::spinner(&format!("Restarting {name}"));
+    let r = podman.restart(name, STOP_TIMEOUT).await;
+    pb.finish_and_clear();
+    r.wrap_err_with(|| format!("podman could not restart {name}"))?;
+    ui::success(&format!("Restarted {name}"));
+    Ok(())
+}
+
+pub async fn rm(cfg: &Config, podman: &Podman, force: bool) -> Result<()> {
+    let name = &cfg.project.container;
+    let lock = state::lock_project(&cfg.project.state_dir)?;
+    match podman.inspect(name).await? {
+        Some(c) if c.state.running && !force => {
+            return Err(crate::error::invalid(format!(
+                "{name} is running; stop it first with `mlenv down`, or remove it anyway with `mlenv rm -f`"
+            )));
+        }
+        Some(_) => {
+            podman
+                .remove(name, true)
+                .await
+                .wrap_err_with(|| format!("podman could not remove {name}"))?;
+            ui::success(&format!(
+                "Removed {name} (files in {} are kept)",
+                cfg.project.dir.display()
+            ));
+        }
+        None => ui::info(&format!("{name} does not exist")),
+    }
+    drop(lock);
+    match std::fs::remove_dir_all(&cfg.project.state_dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e).wrap_err_with(|| {
+                format!(
+                    "cannot remove state dir {}",
+                    cfg.project.state_dir.display()
+                )
+            })
+        }
+    }
+    Ok(())
+}

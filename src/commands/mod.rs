@@ -1,0 +1,35 @@
+//! One module per subcommand, each `run(&Config, ...)`.
+
+pub mod exec;
+pub mod lifecycle;
+pub mod logs;
+pub mod status;
+pub mod up;
+
+use color_eyre::eyre::Result;
+
+use crate::config::{Action, Config};
+use crate::podman::Podman;
+
+pub async fn run(cfg: &Config) -> Result<()> {
+    let podman = Podman::new(&cfg.socket.path);
+    tracing::debug!(socket = %cfg.socket.path.display(), container = %cfg.project.container, "mlenv {}", env!("CARGO_PKG_VERSION"));
+    match &cfg.action {
+        Action::Up(up) => up::run(cfg, up, &podman).await,
+        Action::Down => lifecycle::down(cfg, &podman).await,
+        Action::Restart => lifecycle::restart(cfg, &podman).await,
+        Action::Rm { force } => lifecycle::rm(cfg, &podman, *force).await,
+        Action::Exec { command } => exec::run(cfg, &podman, command.as_deref()).await,
+        Action::Status { json } => status::run(cfg, &podman, *json).await,
+        Action::Logs { follow, mlenv } => logs::run(cfg, &podman, *follow, *mlenv).await,
+    }
+}
+
+/// The error for a command that needs a container when there is none.
+pub fn not_created(cfg: &Config) -> color_eyre::eyre::Report {
+    color_eyre::eyre::eyre!(
+        "{} does not exist; create it with `mlenv up` in {}",
+        cfg.project.container,
+        cfg.project.dir.display()
+    )
+}

@@ -1,0 +1,239 @@
+//! `mlenv status [--json]`: one inspect, shown for people or for scripts.
+
+use std::io::Write;
+
+use color_eyre::eyre::Result;
+use serde::Serialize;
+
+use super::up::recorded_settings;
+use crate::config::Config;
+use crate::podman::{Container, Podman};
+use crate::settings::{show_cpus, show_memory, Settings};
+
+/// What `status --json` prints; stable field names for scripts.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub name: String,
+    pub project: String,
+    /// absent, created, running, exited, stopped, paused, ...
+    pub state: String,
+    pub running: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    pub ports: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uptime_seconds: Option<u64>,
+    pub gpus: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Settings>,
+}
+
+pub async fn run(cfg: &Config, podman: &Podman, json: bool) -> Result<()> {
+    let container = podman.inspect(&cfg.project.container).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let status = build(cfg, container.as_ref(), now)?;
+    let mut out = std::io::stdout().lock();
+    let text = if json {
+        serde_json::to_string_pretty(&status)? + "\n"
+    } else {
+        render(&status)
+    };
+    super::logs::write_out(&mut out, text.as_bytes())?;
+    out.flush().ok();
+    Ok(())
+}
+
+fn build(cfg: &Config, c: Option<&Container>, now: i64) -> Result<Status> {
+    let project = cfg.project.dir.display().to_string();
+    let Some(c) = c else {
+        return Ok(Status {
+            name: cfg.project.container.clone(),
+            project,
+            state: "absent".into(),
+            running: false,
+            id: None,
+            image: None,
+            workdir: None,
+            ports: vec![],
+            started_at: None,
+            uptime_seconds: None,
+            gpus: vec![],
+            settings: None,
+        });
+    };
+    let settings = recorded_settings(c).ok();
+    let uptime = if c.state.running {
+        parse_rfc3339(&c.state.started_at).map(|t| (now - t).max(0) as u64)
+    } else {
+        None
+    };
+    Ok(Status {
+        name: cfg.project.container.clone(),
+        project,
+        state: c.state.status.clone(),
+        running: c.state.running,
+        id: Some(c.id.chars().take(12).collect()),
+        image: Some(c.image_name.clone()),
+        workdir: Some(c.config.working_dir.clone()),
+        ports: ports_of(c),
+        started_at: Some(c.state.started_at.clone()).filter(|s| !s.is_empty()),
+        uptime_seconds: uptime,
+        gpus: settings
+            .as_ref()
+            .map(|s| s.gpus.clone())
+            .unwrap_or_default(),
+        settings,
+    })
+}
+
+/// Live port bindings as podman reports them: `127.0.0.1:8888->8888/tcp`.
+fn ports_of(c: &Container) -> Vec<String> {
+    let mut out = Vec::new();
+    for (container_port, bindings) in c.network_settings.ports.iter().flatten() {
+        for b in bindings.iter().flatten() {
+            let ip = if b.host_ip.is_empty() {
+                "0.0.0.0"
+            } else {
+                &b.host_ip
+            };
+            out.push(format!("{ip}:{}->{container_port}", b.host_port));
+        }
+    }
+    out
+}
+
+fn render(s: &Status) -> String {
+    let rule = "━".repeat(50);
+    let mut out = format!("{rule}\n");
+    let mut row = |k: &str, v: &str| out.push_str(&format!("{k:<10} {v}\n"));
+    row("Container:", &s.name);
+    let state = match s.uptime_seconds {
+        Some(up) => format!("{} (up {})", s.state, human_duration(up)),
+        None if s.state == "absent" => "not created (run `mlenv up`)".into(),
+        None => s.state.clone(),
+    };
+    row("State:", &state);
+    row("Project:", &s.project);
+    if let Some(image) = &s.image {
+        row("Image:", image);
+    }
+    if let Some(w) = &s.workdir {
+        row("Workdir:", w);
+    }
+    if s.state != "absent" {
+        let ports = if s.ports.is_empty() {
+            match &s.settings {
+                Some(st) if !st.ports.is_empty() => crate::settings::show_ports(&st.ports),
+                _ => "none".into(),
+            }
+        } else {
+            s.ports.join(", ")
+        };
+        row("Ports:", &ports);
+        let gpus = if s.gpus.is_empty() {
+            "none".to_string()
+        } else {
+            s.gpus.join(", ")
+        };
+        row("GPUs:", &gpus);
+        if let Some(st) = &s.settings {
+            row(
+                "Limits:",
+                &format!(
+                    "memory {}, cpus {}",
+                    show_memory(st.memory),
+                    show_cpus(st.cpus)
+                ),
+            );
+            if let Some(env) = &st.env_file {
+                row(
+                    "Env file:",
+                    &format!("{} ({} variables)", env.display(), st.env_keys.len()),
+                );
+            }
+        }
+    }
+    out.push_str(&rule);
+    out.push('\n');
+    out
+}
+
+pub fn human_duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+/// Seconds since the epoch of an RFC 3339 time as podman writes it
+/// (`2026-11-29T01:50:03.123456789+01:00` or `...Z`).
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let (date, rest) = s.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, mo, day) = (d.next()??, d.next()??, d.next()??);
+    let time_end = rest.find(['Z', '+', '-']).unwrap_or(rest.len());
+    let (time, zone) = rest.split_at(time_end);
+    let time = time.split('.').next()?;
+    let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
+    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+    let offset = match zone {
+        "" | "Z" => 0,
+        z => {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = z[1..].split_once(':')?;
+            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)
+        }
+    };
+    Some(days_from_civil(y, mo, day) * 86400 + hh * 3600 + mm * 60 + ss - offset)
+}
+
+/// Days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        let cases: &[(&str, Option<i64>)] = &[
+            ("1970-01-01T00:00:00Z", Some(0)),
+            ("2026-11-29T01:50:03.123456789Z", Some(1795917003)),
+            ("2026-11-29T02:50:03.5+01:00", Some(1795917003)),
+            ("2026-11-28T20:50:03-05:00", Some(1795917003)),
+            ("2000-02-29T00:00:00Z", Some(951782400)),
+            ("0001-01-01T00:00:00Z", Some(-62135596800)),
+            ("garbage", None),
+            ("", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_rfc3339(input), *want, "{input}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        for (secs, want) in [(5, "5s"), (65, "1m 5s"), (3700, "1h 1m"), (90000, "1d 1h")] {
+            assert_eq!(human_duration(secs), want);
+        }
+    }
+}

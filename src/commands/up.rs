@@ -1,0 +1,241 @@
+//! `mlenv up`: create the container if absent, start it if stopped, nothing if it runs.
+
+use std::time::Duration;
+
+use color_eyre::eyre::{eyre, Result, WrapErr};
+
+use crate::config::{self, Config, Up};
+use crate::create::{create_body, UserMode};
+use crate::envfile::EnvFile;
+use crate::error::{Exit, EXIT_DRIFT};
+use crate::podman::{Container, Podman};
+use crate::settings::{differences, merge, show_ports, Difference, Settings, LABEL_SETTINGS};
+use crate::{state, ui};
+
+/// After this long a start gets a word on why it may take minutes (the keep-id copy).
+const SLOW_START_HINT: Duration = Duration::from_secs(3);
+
+pub async fn run(cfg: &Config, up: &Up, podman: &Podman) -> Result<()> {
+    let name = &cfg.project.container;
+    let mut wanted = up.settings.clone();
+    if let Some(env) = &up.env {
+        wanted.env_digest = Some(env.digest(&digest_key(cfg)?));
+    }
+
+    // The warm path: one inspect, no lock, no writes.
+    if !up.recreate {
+        if let Some(c) = podman.inspect(name).await? {
+            if c.state.running {
+                let current = recorded_settings(&c)?;
+                refuse_drift(cfg, &differences(&current, &wanted, up.given))?;
+                ui::success(&format!("{name} is running"));
+                return Ok(());
+            }
+        }
+    }
+
+    let _lock = state::lock_project(&cfg.project.state_dir)?;
+    // Whoever held the lock before us may have done the work already.
+    let existing = podman.inspect(name).await?;
+    match existing {
+        None => {
+            if let Some(note) = &up.gpu_note {
+                ui::info(note);
+            }
+            create_and_start(cfg, podman, &wanted, up.env.as_ref()).await
+        }
+        Some(c) => {
+            let current = recorded_settings(&c)?;
+            if up.recreate {
+                let merged = merge(&current, &wanted, up.given);
+                // A kept env file is read again: its values were never stored anywhere.
+                let env = match (&up.env, &merged.env_file) {
+                    (Some(e), _) => Some(e.clone()),
+                    (None, Some(path)) => Some(config::reread_env(path)?),
+                    (None, None) => None,
+                };
+                let mut merged = merged;
+                if let Some(e) = &env {
+                    merged.env_keys = e.keys();
+                    merged.env_digest = Some(e.digest(&digest_key(cfg)?));
+                }
+                ui::info(&format!(
+                    "Replacing {name} (files in {} are kept; anything installed inside the container is not)",
+                    cfg.project.dir.display()
+                ));
+                podman
+                    .remove(name, true)
+                    .await
+                    .wrap_err_with(|| format!("cannot remove {name}"))?;
+                return create_and_start(cfg, podman, &merged, env.as_ref()).await;
+            }
+            refuse_drift(cfg, &differences(&current, &wanted, up.given))?;
+            if c.state.running {
+                ui::success(&format!("{name} is running"));
+                return Ok(());
+            }
+            start(podman, name).await?;
+            ui::success(&format!("Started {name}"));
+            show_access(&current);
+            Ok(())
+        }
+    }
+}
+
+fn digest_key(cfg: &Config) -> Result<Vec<u8>> {
+    let root = cfg
+        .project
+        .state_dir
+        .parent()
+        .ok_or_else(|| eyre!("state dir has no parent"))?;
+    state::digest_key(root)
+}
+
+/// The settings an existing container was created with, from its label.
+pub fn recorded_settings(c: &Container) -> Result<Settings> {
+    let raw = c.label(LABEL_SETTINGS).ok_or_else(|| {
+        eyre!(
+            "a container named {} exists but was not created by mlenv; remove it with `podman rm -f {}` or run mlenv from another folder",
+            c.name,
+            c.name
+        )
+    })?;
+    serde_json::from_str(raw)
+        .wrap_err_with(|| format!("cannot read the {LABEL_SETTINGS} label of {}", c.name))
+}
+
+fn refuse_drift(cfg: &Config, diffs: &[Difference]) -> Result<()> {
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    let mut message = format!(
+        "{} was created with other settings; nothing was changed:",
+        cfg.project.container
+    );
+    for d in diffs {
+        message.push_str(&format!("\n    {d}"));
+    }
+    message.push_str(&format!(
+        "\n  Apply them with: {} --recreate (the container is replaced; files in {} are kept)",
+        rerun_command(),
+        cfg.project.dir.display()
+    ));
+    Err(Exit {
+        code: EXIT_DRIFT,
+        message,
+    }
+    .into())
+}
+
+/// This run's own command line, to show the user what to run again.
+fn rerun_command() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut shown = vec!["mlenv".to_string()];
+    for a in args {
+        if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+            shown.push(format!("'{}'", a.replace('\'', "'\\''")));
+        } else {
+            shown.push(a);
+        }
+    }
+    shown.join(" ")
+}
+
+async fn create_and_start(
+    cfg: &Config,
+    podman: &Podman,
+    settings: &Settings,
+    env: Option<&EnvFile>,
+) -> Result<()> {
+    let name = &cfg.project.container;
+    ensure_image(podman, &settings.image).await?;
+    let info = podman.info().await?;
+    tracing::debug!(version = %info.version, rootless = info.rootless, "podman service");
+    let user = UserMode::choose(
+        settings.user_mapping,
+        info.rootless,
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
+    let body = create_body(&cfg.project, cfg.project.dir_str()?, settings, env, user);
+    tracing::debug!(
+        name = %body.name,
+        image = %body.image,
+        user = ?user,
+        devices = ?body.devices,
+        ports = %show_ports(&settings.ports),
+        env_keys = ?body.env.keys().collect::<Vec<_>>(),
+        "creating container"
+    );
+    let created = podman
+        .create(&body)
+        .await
+        .wrap_err_with(|| format!("podman could not create {name}"))?;
+    tracing::debug!(id = %created.id, "created");
+    for w in created.warnings.iter().flatten() {
+        ui::warn(&format!("podman: {w}"));
+    }
+    if let Err(err) = start(podman, name).await {
+        // A container that cannot start (a CDI device that does not resolve, a port in use)
+        // would only fail again on the next `up`: remove it so nothing is left half-made.
+        if podman.remove(name, true).await.is_ok() {
+            tracing::debug!("removed {name} after its first start failed");
+        }
+        return Err(err);
+    }
+    ui::success(&format!("Created and started {name}"));
+    show_access(settings);
+    Ok(())
+}
+
+async fn start(podman: &Podman, name: &str) -> Result<()> {
+    let pb = ui::spinner(&format!("Starting {name}"));
+    let fut = podman.start(name);
+    tokio::pin!(fut);
+    let result = tokio::select! {
+        r = &mut fut => r,
+        _ = tokio::time::sleep(SLOW_START_HINT) => {
+            pb.set_message(format!(
+                "Starting {name}: the first start of an image with your user mapped in makes \
+                 an ID-mapped copy of it, which takes minutes for a large image"
+            ));
+            fut.await
+        }
+    };
+    pb.finish_and_clear();
+    result.wrap_err_with(|| format!("podman could not start {name}"))
+}
+
+async fn ensure_image(podman: &Podman, image: &str) -> Result<()> {
+    if podman.image_exists(image).await? {
+        return Ok(());
+    }
+    let pb = ui::bytes_bar(&format!("Pulling {image}"));
+    let mut last_logged = 0usize;
+    let result = podman
+        .pull(image, |p| {
+            pb.set_length(p.total);
+            pb.set_position(p.current);
+            if p.layers_done != last_logged {
+                last_logged = p.layers_done;
+                tracing::debug!(
+                    "pull {image}: {}/{} layers, {}/{} bytes",
+                    p.layers_done,
+                    p.layers,
+                    p.current,
+                    p.total
+                );
+            }
+        })
+        .await;
+    pb.finish_and_clear();
+    result.wrap_err_with(|| format!("cannot pull {image}"))?;
+    ui::success(&format!("Pulled {image}"));
+    Ok(())
+}
+
+fn show_access(settings: &Settings) {
+    for p in &settings.ports {
+        ui::info(&format!("Forwarding {p}"));
+    }
+}

@@ -1,0 +1,166 @@
+//! One validated `Config`, built once from the command line and the environment. Every bad
+//! value is rejected here, naming the value and what is accepted, before any container work.
+
+use std::path::Path;
+
+use color_eyre::eyre::Result;
+
+use crate::cli::{Cli, Command, UpArgs};
+use crate::envfile::EnvFile;
+use crate::error::invalid;
+use crate::podman::{choose_socket, SocketChoice};
+use crate::project::Project;
+use crate::settings::{Given, Settings};
+use crate::{gpu, image_ref, limits, ports};
+
+#[derive(Debug)]
+pub struct Config {
+    pub socket: SocketChoice,
+    pub project: Project,
+    pub action: Action,
+}
+
+#[derive(Debug)]
+pub enum Action {
+    Up(Box<Up>),
+    Down,
+    Restart,
+    Rm { force: bool },
+    Exec { command: Option<String> },
+    Status { json: bool },
+    Logs { follow: bool, mlenv: bool },
+}
+
+/// What `up` was asked for, validated.
+#[derive(Debug)]
+pub struct Up {
+    /// The settings for a new container (defaults where nothing was given).
+    pub settings: Settings,
+    /// Which of them the user gave on this run.
+    pub given: Given,
+    pub env: Option<EnvFile>,
+    pub recreate: bool,
+    /// Why the GPU default was chosen, when `--gpu` was not given.
+    pub gpu_note: Option<String>,
+}
+
+impl Config {
+    pub fn from_cli(cli: Cli) -> Result<Config> {
+        let host = cli
+            .global
+            .host
+            .clone()
+            .or_else(|| std::env::var("CONTAINER_HOST").ok());
+        let runtime_dir = std::env::var("XDG_RUNTIME_DIR").ok();
+        let socket = choose_socket(
+            host.as_deref(),
+            runtime_dir.as_deref(),
+            nix::unistd::geteuid().as_raw(),
+            |p| p.exists(),
+        )
+        .map_err(invalid)?;
+        let project = Project::locate(cli.global.project.as_deref())?;
+        let action = match cli.command {
+            Command::Up(args) => Action::Up(Box::new(up(args)?)),
+            Command::Down => Action::Down,
+            Command::Restart => Action::Restart,
+            Command::Rm(a) => Action::Rm { force: a.force },
+            Command::Exec(a) => {
+                if a.command.as_deref().is_some_and(|c| c.trim().is_empty()) {
+                    return Err(invalid(
+                        "invalid -c \"\": the command is empty; expected a shell command such as -c \"python train.py\"",
+                    ));
+                }
+                Action::Exec { command: a.command }
+            }
+            Command::Status(a) => Action::Status { json: a.json },
+            Command::Logs(a) => Action::Logs {
+                follow: a.follow,
+                mlenv: a.mlenv,
+            },
+            Command::Completions(_) | Command::Man => {
+                unreachable!("handled before a project is located")
+            }
+        };
+        Ok(Config {
+            socket,
+            project,
+            action,
+        })
+    }
+}
+
+fn up(args: UpArgs) -> Result<Up> {
+    let env_image = std::env::var("MLENV_IMAGE").ok().filter(|s| !s.is_empty());
+    let given = Given {
+        image: args.image.is_some() || env_image.is_some(),
+        ports: !args.port.is_empty(),
+        gpus: args.gpu.is_some(),
+        memory: args.memory.is_some(),
+        cpus: args.cpus.is_some(),
+        user_mapping: args.no_user_mapping,
+        env_file: args.env_file.is_some(),
+    };
+    let image = args
+        .image
+        .or(env_image)
+        .unwrap_or_else(|| image_ref::DEFAULT_IMAGE.to_string());
+    image_ref::validate(&image).map_err(invalid)?;
+
+    let ports = ports::parse_list(&args.port).map_err(invalid)?;
+    let memory = args
+        .memory
+        .as_deref()
+        .map(limits::parse_memory)
+        .transpose()
+        .map_err(invalid)?;
+    let online = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpus = args
+        .cpus
+        .as_deref()
+        .map(|c| limits::parse_cpus(c, online))
+        .transpose()
+        .map_err(invalid)?;
+
+    let specs = gpu::scan_specs(&gpu::SPEC_DIRS);
+    let (gpus, gpu_note) = match args.gpu.as_deref() {
+        Some(value) => (gpu::parse(value).map_err(invalid)?, None),
+        None => {
+            let (sel, why) = gpu::default_selection(&specs);
+            (sel, Some(why))
+        }
+    };
+    gpu::check_kinds_present(&gpus, &specs).map_err(invalid)?;
+
+    let env = args
+        .env_file
+        .as_deref()
+        .map(EnvFile::read)
+        .transpose()
+        .map_err(invalid)?;
+
+    let settings = Settings {
+        image,
+        ports,
+        gpus: gpus.iter().map(|g| g.to_string()).collect(),
+        memory,
+        cpus,
+        user_mapping: !args.no_user_mapping,
+        env_file: env.as_ref().map(|e| e.path.clone()),
+        env_keys: env.as_ref().map(EnvFile::keys).unwrap_or_default(),
+        // Filled in by `up`, which owns the digest key.
+        env_digest: None,
+    };
+    Ok(Up {
+        settings,
+        given,
+        env,
+        recreate: args.recreate,
+        gpu_note,
+    })
+}
+
+/// Re-reads the env file a container was created with, for a recreate that keeps it.
+pub fn reread_env(path: &Path) -> Result<EnvFile> {
+    EnvFile::read(path).map_err(invalid)
+}

@@ -1,0 +1,79 @@
+//! mlenv: per-project GPU development containers on rootless Podman.
+//!
+//! `main` only parses, runs, and maps the one error to a message and an exit code.
+
+mod cli;
+mod commands;
+mod config;
+mod create;
+mod envfile;
+mod error;
+mod gpu;
+mod image_ref;
+mod limits;
+mod podman;
+mod ports;
+mod project;
+mod settings;
+mod state;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::error::{CommandExit, Exit};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Completions(args) => {
+            clap_complete::generate(
+                args.shell,
+                &mut cli::command(),
+                "mlenv",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::SUCCESS;
+        }
+        Command::Man => {
+            return match clap_mangen::Man::new(cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
+            };
+        }
+        _ => {}
+    }
+    ui::init(match (cli.global.quiet, cli.global.verbose) {
+        (true, _) => ui::Verbosity::Quiet,
+        (_, true) => ui::Verbosity::Verbose,
+        _ => ui::Verbosity::Normal,
+    });
+    let result = Config::from_cli(cli).and_then(|cfg| {
+        ui::init_log(Some(&state::log_path(&cfg.project.state_dir)));
+        tracing::debug!(argv = ?std::env::args().collect::<Vec<_>>(), "start");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let result = runtime.block_on(commands::run(&cfg));
+        // Do not wait for a stdin reader still blocked in a read: the session is over.
+        runtime.shutdown_background();
+        result
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(report) => {
+            if let Some(CommandExit(code)) = report.downcast_ref::<CommandExit>() {
+                return ExitCode::from(*code);
+            }
+            if let Some(exit) = report.downcast_ref::<Exit>() {
+                ui::error(&exit.message);
+                return ExitCode::from(exit.code);
+            }
+            ui::error(&format!("{report:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}

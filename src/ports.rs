@@ -1,0 +1,189 @@
+//! `--port` values: `PORT`, `HOST:CONTAINER`, `IP:HOST:CONTAINER`, each with an optional
+//! `/tcp` or `/udp`.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// Bind address when none is given: a shared login node must not expose Jupyter by accident.
+pub const DEFAULT_HOST_IP: &str = "127.0.0.1";
+
+const ACCEPTED: &str =
+    "expected PORT, HOST:CONTAINER or IP:HOST:CONTAINER with ports 1-65535 and an optional /tcp or /udp, e.g. 8888:8888 or 0.0.0.0:6006:6006/tcp";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortMapping {
+    pub host_ip: String,
+    pub host_port: u16,
+    pub container_port: u16,
+    pub protocol: String,
+}
+
+impl fmt::Display for PortMapping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ip = if self.host_ip.contains(':') {
+            format!("[{}]", self.host_ip)
+        } else {
+            self.host_ip.clone()
+        };
+        write!(
+            f,
+            "{ip}:{}->{}/{}",
+            self.host_port, self.container_port, self.protocol
+        )
+    }
+}
+
+/// Parses every `--port` occurrence (each may be a comma-separated list) and rejects
+/// the same host address and port asked for twice.
+pub fn parse_list(values: &[String]) -> Result<Vec<PortMapping>, String> {
+    let mut out: Vec<PortMapping> = Vec::new();
+    for value in values {
+        for item in value.split(',') {
+            let mapping = parse_one(item.trim())
+                .map_err(|why| format!("invalid --port {value:?}: {item:?} {why}; {ACCEPTED}"))?;
+            if let Some(prev) = out.iter().find(|m| {
+                m.host_port == mapping.host_port
+                    && m.protocol == mapping.protocol
+                    && m.host_ip == mapping.host_ip
+            }) {
+                return Err(format!(
+                    "invalid --port {value:?}: host port {}/{} is already forwarded ({prev}); each host port can be used once",
+                    mapping.host_port, mapping.protocol
+                ));
+            }
+            out.push(mapping);
+        }
+    }
+    Ok(out)
+}
+
+fn parse_one(item: &str) -> Result<PortMapping, String> {
+    if item.is_empty() {
+        return Err("is empty".into());
+    }
+    let (addr, protocol) = match item.rsplit_once('/') {
+        Some((a, p)) if p == "tcp" || p == "udp" => (a, p.to_string()),
+        Some((_, p)) => return Err(format!("has protocol {p:?}, not tcp or udp")),
+        None => (item, "tcp".to_string()),
+    };
+    // An IPv6 address comes in brackets: [::1]:8888:8888.
+    let (host_ip, rest) = if let Some(stripped) = addr.strip_prefix('[') {
+        let (ip, rest) = stripped
+            .split_once("]:")
+            .ok_or("has an unclosed [ or no ports after the address")?;
+        (Some(ip), rest)
+    } else {
+        match addr.matches(':').count() {
+            0 | 1 => (None, addr),
+            2 => {
+                let (ip, rest) = addr.split_once(':').unwrap_or_default();
+                (Some(ip), rest)
+            }
+            _ => return Err("has too many ':'".into()),
+        }
+    };
+    let host_ip = match host_ip {
+        None => DEFAULT_HOST_IP.to_string(),
+        Some(ip) => ip
+            .parse::<IpAddr>()
+            .map_err(|_| format!("has an invalid IP address {ip:?}"))?
+            .to_string(),
+    };
+    let (host, container) = match rest.split_once(':') {
+        Some((h, c)) => (h, c),
+        None => (rest, rest),
+    };
+    Ok(PortMapping {
+        host_ip,
+        host_port: port(host)?,
+        container_port: port(container)?,
+        protocol,
+    })
+}
+
+fn port(s: &str) -> Result<u16, String> {
+    if s.is_empty() {
+        return Err("has an empty port".into());
+    }
+    if !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("has port {s:?}, which is not a number"));
+    }
+    match s.parse::<u32>() {
+        Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
+        _ => Err(format!("has port {s}, outside 1-65535")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(ip: &str, h: u16, c: u16, p: &str) -> PortMapping {
+        PortMapping {
+            host_ip: ip.into(),
+            host_port: h,
+            container_port: c,
+            protocol: p.into(),
+        }
+    }
+
+    #[test]
+    fn accepted() {
+        let cases: &[(&str, Vec<PortMapping>)] = &[
+            ("8888:8888", vec![m("127.0.0.1", 8888, 8888, "tcp")]),
+            ("8888", vec![m("127.0.0.1", 8888, 8888, "tcp")]),
+            ("18080:80/udp", vec![m("127.0.0.1", 18080, 80, "udp")]),
+            ("0.0.0.0:8888:8888", vec![m("0.0.0.0", 8888, 8888, "tcp")]),
+            ("[::1]:8888:8888", vec![m("::1", 8888, 8888, "tcp")]),
+            (
+                "8888:8888,6006:6006",
+                vec![
+                    m("127.0.0.1", 8888, 8888, "tcp"),
+                    m("127.0.0.1", 6006, 6006, "tcp"),
+                ],
+            ),
+            (
+                "53:53/tcp,53:53/udp",
+                vec![m("127.0.0.1", 53, 53, "tcp"), m("127.0.0.1", 53, 53, "udp")],
+            ),
+            ("65535:1", vec![m("127.0.0.1", 65535, 1, "tcp")]),
+        ];
+        for (input, want) in cases {
+            assert_eq!(&parse_list(&[input.to_string()]).unwrap(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn rejected_with_the_value_named() {
+        let cases: &[(&str, &str)] = &[
+            ("8888:abc", "\"abc\", which is not a number"),
+            ("70000:1", "port 70000, outside 1-65535"),
+            ("0:1", "port 0, outside 1-65535"),
+            ("", "is empty"),
+            ("8888:8888,,1", "\"\" is empty"),
+            ("8888:", "empty port"),
+            ("1:2/sctp", "protocol \"sctp\""),
+            ("300.1.1.1:80:80", "invalid IP address \"300.1.1.1\""),
+            ("1:2:3:4", "too many ':'"),
+            ("[::1:80:80", "unclosed ["),
+            ("-1:80", "not a number"),
+            ("8888:1,8888:2", "already forwarded"),
+        ];
+        for (input, want) in cases {
+            let err = parse_list(&[input.to_string()]).unwrap_err();
+            assert!(err.contains(want), "{input:?}: {err}");
+            assert!(err.contains(&format!("{input:?}")), "{input:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn display() {
+        assert_eq!(
+            m("127.0.0.1", 1, 2, "tcp").to_string(),
+            "127.0.0.1:1->2/tcp"
+        );
+        assert_eq!(m("::1", 1, 2, "udp").to_string(), "[::1]:1->2/udp");
+    }
+}

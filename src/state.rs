@@ -1,0 +1,87 @@
+//! mlenv's per-project state dir: the `up` lock, the debug log, the env digest key.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use color_eyre::eyre::{Result, WrapErr};
+use nix::fcntl::{Flock, FlockArg};
+
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .wrap_err_with(|| format!("cannot create state dir {}", dir.display()))
+}
+
+pub fn log_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("mlenv.log")
+}
+
+/// Holds the project's lock until dropped. Two `mlenv up` in one folder then create one
+/// container: the second waits, and finds the first one's container.
+pub struct ProjectLock {
+    _lock: Flock<File>,
+}
+
+/// Takes the project's exclusive lock, waiting (and saying so) while another mlenv holds it.
+/// Rust opens files close-on-exec, so the lock never leaks into conmon or other children,
+/// which would otherwise keep it held long after mlenv exits.
+pub fn lock_project(state_dir: &Path) -> Result<ProjectLock> {
+    create_private_dir(state_dir)?;
+    let path = state_dir.join("lock");
+    let open = || {
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .wrap_err_with(|| format!("cannot open lock file {}", path.display()))
+    };
+    match Flock::lock(open()?, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(ProjectLock { _lock: lock }),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+            crate::ui::info("Another mlenv is working on this project; waiting for it to finish");
+            let lock = Flock::lock(open()?, FlockArg::LockExclusive)
+                .map_err(|(_, e)| e)
+                .wrap_err_with(|| format!("cannot lock {}", path.display()))?;
+            Ok(ProjectLock { _lock: lock })
+        }
+        Err((_, e)) => Err(e).wrap_err_with(|| format!("cannot lock {}", path.display())),
+    }
+}
+
+/// A random per-user key for digests of env-file values; readable only by the user.
+pub fn digest_key(state_root: &Path) -> Result<Vec<u8>> {
+    create_private_dir(state_root)?;
+    let path = state_root.join("digest.key");
+    if let Ok(mut f) = File::open(&path) {
+        let mut key = Vec::new();
+        f.read_to_end(&mut key)
+            .wrap_err_with(|| format!("cannot read {}", path.display()))?;
+        if key.len() >= 32 {
+            return Ok(key);
+        }
+    }
+    let mut key = vec![0u8; 32];
+    File::open("/dev/urandom")
+        .and_then(|mut r| r.read_exact(&mut key))
+        .wrap_err("cannot read /dev/urandom")?;
+    let tmp = state_root.join(format!("digest.key.{}", std::process::id()));
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&tmp)
+        .wrap_err_with(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(&key)?;
+    // Rename is atomic: two first runs at once both end up with one key.
+    std::fs::rename(&tmp, &path).wrap_err_with(|| format!("cannot write {}", path.display()))?;
+    let mut key = Vec::new();
+    File::open(&path)?.read_to_end(&mut key)?;
+    Ok(key)
+}

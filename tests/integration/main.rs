@@ -1,0 +1,13 @@
+//! Integration tests: the real `mlenv` binary against a real rootless Podman service, with
+//! every effect checked through an independent client (the podman CLI, curl, /proc).
+//!
+//! They run as the unprivileged test user that `tests/setup-host.sh` prepares; `tests/run`
+//! builds them and runs them as that user. Run by hand:
+//! `runuser -u mlenvtest -- env XDG_RUNTIME_DIR=/run/user/1001 HOME=/home/mlenvtest PATH=/usr/bin:/bin target/debug/deps/integration-*`
+
+mod harness;
+
+mod bad_input;
+mod core;
+mod exec_status;
+mod faults;
