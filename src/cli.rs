@@ -74,9 +74,9 @@ pub enum Command {
     Logs(LogsArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
-    /// Print the man page (roff).
+    /// Print the man page (roff) of mlenv, or of one subcommand.
     #[command(hide = true)]
-    Man,
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args, Default)]
@@ -152,6 +152,12 @@ pub struct LogsArgs {
 pub struct CompletionsArgs {
     /// The shell to print completions for.
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (mlenv-SUBCOMMAND(1)).
+    pub subcommand: Option<String>,
 }
 
 /// The clap command, for completions and the man page.

@@ -78,7 +78,7 @@ impl Config {
                 follow: a.follow,
                 mlenv: a.mlenv,
             },
-            Command::Completions(_) | Command::Man => {
+            Command::Completions(_) | Command::Man(_) => {
                 unreachable!("handled before a project is located")
             }
         };

@@ -8,7 +8,7 @@ use cdi::QualifiedName;
 pub const NVIDIA_KIND: &str = "nvidia.com/gpu";
 
 /// Where podman (<= 5.4) reads CDI specs; the later directory wins on duplicates.
-pub const SPEC_DIRS: [&str; 2] = ["/etc/cdi", "/var/run/cdi"];
+pub const SPEC_DIRS: [&str; 2] = cdi::DEFAULT_SPEC_DIRS;
 
 const ACCEPTED: &str = "expected all, none, a comma-separated list of GPU indices or UUIDs (0,1 or GPU-<uuid>), or CDI device names (nvidia.com/gpu=0)";
 
@@ -59,45 +59,26 @@ fn is_nvidia_uuid(s: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct SpecFile {
     pub path: PathBuf,
-    /// `Err` holds why the kind could not be read (unreadable file, no `kind`).
+    /// `Err` holds why the spec is unusable (unreadable, invalid), naming the file.
     pub kind: Result<String, String>,
 }
 
-/// Lists the spec files podman would read, with their declared kinds. Reads only the
-/// `kind` field, so it also works for YAML specs (what `nvidia-ctk` writes by default).
+/// Lists the spec files podman would read, with their kinds. A YAML spec (what
+/// `nvidia-ctk` writes by default) counts by its declared kind, since the `cdi` crate reads
+/// JSON only; a JSON spec must also be valid, as podman rejects it whole otherwise.
 pub fn scan_specs(dirs: &[&str]) -> Vec<SpecFile> {
-    let mut found = Vec::new();
-    for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-        paths.sort();
-        for path in paths {
-            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if !matches!(ext, "json" | "yaml" | "yml") {
-                continue;
-            }
-            let kind = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))
-                .and_then(|text| {
-                    declared_kind(&text).ok_or_else(|| format!("{} has no kind", path.display()))
-                });
-            found.push(SpecFile { path, kind });
-        }
-    }
-    found
-}
-
-/// The `kind` a CDI spec declares, from JSON or from a top-level YAML `kind:` line.
-pub fn declared_kind(text: &str) -> Option<String> {
-    if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
-        return value.get("kind")?.as_str().map(str::to_string);
-    }
-    text.lines().find_map(|line| {
-        let v = line.strip_prefix("kind:")?.trim();
-        Some(v.trim_matches(|c| c == '"' || c == '\'').to_string())
-    })
+    cdi::scan_dirs(dirs)
+        .into_iter()
+        .map(|(path, spec)| {
+            let kind = match spec {
+                Ok(spec) => Ok(spec.kind.to_string()),
+                Err(cdi::Error::UnsupportedFormat { .. }) => cdi::peek_kind(&path)
+                    .ok_or_else(|| format!("{} declares no kind", path.display())),
+                Err(e) => Err(format!("{}: {e}", path.display())),
+            };
+            SpecFile { path, kind }
+        })
+        .collect()
 }
 
 /// The default when `--gpu` is not given: every NVIDIA GPU when a spec for them exists.
@@ -194,28 +175,6 @@ mod tests {
             let err = parse(input).unwrap_err();
             assert!(err.contains(want), "{input:?}: {err}");
             assert!(err.starts_with("invalid --gpu"), "{input:?}: {err}");
-        }
-    }
-
-    #[test]
-    fn kinds_from_json_and_yaml() {
-        let cases: &[(&str, Option<&str>)] = &[
-            (
-                r#"{"cdiVersion":"0.5.0","kind":"nvidia.com/gpu","devices":[]}"#,
-                Some("nvidia.com/gpu"),
-            ),
-            (
-                "---\ncdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n",
-                Some("nvidia.com/gpu"),
-            ),
-            (
-                "cdiVersion: 0.5.0\nkind: \"amd.com/gpu\"\n",
-                Some("amd.com/gpu"),
-            ),
-            ("devices: []\n", None),
-        ];
-        for (text, want) in cases {
-            assert_eq!(declared_kind(text).as_deref(), *want, "{text}");
         }
     }
 

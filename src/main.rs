@@ -26,6 +26,27 @@ use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::error::{CommandExit, Exit};
 
+/// `mlenv man [SUBCOMMAND]`: the roff page the packages install.
+fn man_page(subcommand: Option<&str>) -> ExitCode {
+    let mut cmd = cli::command();
+    cmd.build();
+    let page = match subcommand {
+        None => cmd,
+        Some(name) => match cmd.find_subcommand(name) {
+            // clap wants a static name; this process prints one page and exits.
+            Some(sub) => sub.clone().name(&*format!("mlenv-{name}").leak()),
+            None => {
+                eprintln!("✖ no subcommand {name:?}");
+                return ExitCode::from(error::EXIT_INVALID);
+            }
+        },
+    };
+    match clap_mangen::Man::new(page).render(&mut std::io::stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
@@ -38,12 +59,7 @@ fn main() -> ExitCode {
             );
             return ExitCode::SUCCESS;
         }
-        Command::Man => {
-            return match clap_mangen::Man::new(cli::command()).render(&mut std::io::stdout()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(_) => ExitCode::FAILURE,
-            };
-        }
+        Command::Man(args) => return man_page(args.subcommand.as_deref()),
         _ => {}
     }
     ui::init(match (cli.global.quiet, cli.global.verbose) {

@@ -57,9 +57,11 @@ T0=$SECONDS
 # fuse-overlayfs: fallback if the kernel's rootless overlay is unusable.
 # catatonit: --init. busybox-static, debootstrap: offline test images.
 # util-linux: runuser, setsid, unshare. curl: talk to the API socket.
-# hyperfine: the warm-path benchmark (tests/bench.sh).
+# hyperfine: the warm-path benchmark (tests/bench.sh). docker-registry: a local
+# registry for the image pull tests.
 PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs catatonit conmon
-    busybox-static debootstrap curl python3 procps util-linux tar hyperfine)
+    busybox-static debootstrap curl python3 procps util-linux tar hyperfine
+    docker-registry)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -201,6 +203,16 @@ fi
 # fuse-overlayfs needs /dev/fuse usable by the user (0600 here); not persistent.
 if grep -q mount_program "$STORAGE_FILE"; then chmod 0666 /dev/fuse; fi
 
+# -------------------------------------------------------- registries.conf --
+# A local registry (below) lets the tests exercise a real image pull with progress, with
+# no outside registry reachable. It speaks plain HTTP, hence insecure.
+REGISTRY=127.0.0.1:5000
+REGISTRIES_CONF="# Written by mlenv tests/setup-host.sh.
+[[registry]]
+location = \"$REGISTRY\"
+insecure = true"
+write_if_changed "$CONF_DIR/registries.conf" "$REGISTRIES_CONF" "$TEST_UID:$TEST_GID" 0644 && CONFIG_CHANGED=1
+
 # ---------------------------------------------------------------- CDI spec --
 # A made-up vendor so CDI injection can be tested without a GPU. cdiVersion
 # 0.5.0 is the highest podman 4.3 accepts (and parsing is strict: one unknown
@@ -340,6 +352,42 @@ else
         'CMD ["/bin/bash"]' "ENV PATH=$PATH_IN_IMAGE" 'ENV LANG=C.UTF-8'
 fi
 
+# ---------------------------------------------------------- local registry --
+# Debian's distribution registry on loopback, holding a copy of the busybox image, for the
+# pull tests. Not persistent across reboots, like the service.
+REGISTRY_DIR=/var/lib/mlenv-test-registry
+if curl -fsS -m 2 "http://$REGISTRY/v2/" >/dev/null 2>&1; then
+    log "registry on $REGISTRY answers"
+else
+    log "starting a registry on $REGISTRY"
+    mkdir -p "$REGISTRY_DIR"
+    cat >"$REGISTRY_DIR/config.yml" <<YAML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $REGISTRY_DIR/data
+http:
+  addr: $REGISTRY
+YAML
+    setsid docker-registry serve "$REGISTRY_DIR/config.yml" >"$REGISTRY_DIR/registry.log" 2>&1 </dev/null &
+    for _ in $(seq 1 50); do
+        curl -fsS -m 2 "http://$REGISTRY/v2/" >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    curl -fsS -m 2 "http://$REGISTRY/v2/" >/dev/null || die "registry did not start; see $REGISTRY_DIR/registry.log"
+fi
+# Two tags, so that two pull tests never remove an image the other one is using.
+for tag in pull pull-tty; do
+    if ! curl -fsS -m 5 -o /dev/null "http://$REGISTRY/v2/mlenv-test/busybox/manifests/$tag" \
+        -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+        -H 'Accept: application/vnd.docker.distribution.manifest.v2+json'; then
+        log "pushing $BUSYBOX_IMAGE to $REGISTRY/mlenv-test/busybox:$tag"
+        as_user podman push --quiet --tls-verify=false "$BUSYBOX_IMAGE" "$REGISTRY/mlenv-test/busybox:$tag"
+    fi
+done
+
 # ----------------------------------------------------------------- summary --
 echo
 echo "mlenv test host ready in $((SECONDS - T0))s"
@@ -347,6 +395,7 @@ echo "  user:    $TEST_USER (uid $TEST_UID), XDG_RUNTIME_DIR=$RUNDIR"
 echo "  podman:  $(as_user podman version --format '{{.Client.Version}}') ($(as_user podman info --format '{{.Host.OCIRuntime.Name}}, {{.Store.GraphDriverName}}, cgroups {{.Host.CgroupsVersion}}'))"
 echo "  socket:  unix://$SOCK"
 echo "  CDI:     $CDI_SPEC (mlenv.test/dev=zero, mlenv.test/dev=full)"
+echo "  registry: http://$REGISTRY (mlenv-test/busybox:pull, :pull-tty)"
 echo "  images:"
 as_user podman images --format '    {{.Repository}}:{{.Tag}}  {{.Size}}' | grep mlenv-test || true
 echo "  run as the user: runuser -u $TEST_USER -- env XDG_RUNTIME_DIR=$RUNDIR podman ..."

@@ -41,5 +41,5 @@ pub use name::{is_qualified_name, Kind, QualifiedName};
 pub use spec::{
     ContainerEdits, Device, DeviceNode, Hook, IntelRdt, Mount, NetDevice, Spec, HOOK_NAMES,
 };
-pub use spec_dirs::{find_kind, scan_dirs, DEFAULT_SPEC_DIRS};
+pub use spec_dirs::{find_kind, peek_kind, scan_dirs, DEFAULT_SPEC_DIRS};
 pub use version::Version;

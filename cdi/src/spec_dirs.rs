@@ -94,8 +94,10 @@ fn load_unwrapped(path: &Path) -> Result<Spec> {
     }
 }
 
-/// The `kind` of a spec file that may not be a valid spec, if it can be told.
-fn peek_kind(path: &Path) -> Option<String> {
+/// The `kind` a spec file declares, if it can be told, without validating the
+/// spec: the `kind` field of a JSON file, or a top-level `kind:` line of a YAML
+/// file (which this crate cannot otherwise read).
+pub fn peek_kind(path: &Path) -> Option<String> {
     let bytes = std::fs::read(path).ok()?;
     if is_yaml(path) {
         return yaml_kind(&String::from_utf8_lossy(&bytes));

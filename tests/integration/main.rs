@@ -11,3 +11,4 @@ mod bad_input;
 mod core;
 mod exec_status;
 mod faults;
+mod pull;

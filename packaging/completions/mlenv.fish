@@ -1,0 +1,119 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_mlenv_global_optspecs
+    string join \n v/verbose q/quiet host= C/project= h/help V/version
+end
+
+function __fish_mlenv_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_mlenv_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_mlenv_using_subcommand
+    set -l cmd (__fish_mlenv_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c mlenv -n "__fish_mlenv_needs_command" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
+complete -c mlenv -n "__fish_mlenv_needs_command" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_needs_command" -s v -l verbose -d 'Explain every step, and log at debug level'
+complete -c mlenv -n "__fish_mlenv_needs_command" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
+complete -c mlenv -n "__fish_mlenv_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mlenv -n "__fish_mlenv_needs_command" -s V -l version -d 'Print version'
+complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "up" -d 'Create the project\'s container if absent, start it if stopped, do nothing if it runs'
+complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "down" -d 'Stop the project\'s container (files and installs are kept)'
+complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "restart" -d 'Restart the project\'s container'
+complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "rm" -d 'Remove the project\'s container and mlenv\'s state for the project'
+complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "exec" -d 'Open a login shell in the container, or run a command with -c'
+complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "status" -d 'Show the container\'s state, image, ports, uptime and GPUs'
+complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "logs" -d 'Show the container\'s logs, or mlenv\'s own debug log with --mlenv'
+complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "man" -d 'Print the man page (roff) of mlenv, or of one subcommand'
+complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l image -d 'Container image [env: MLENV_IMAGE] [default: the current NGC PyTorch image]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s p -l port -d 'Ports to forward: HOST:CONTAINER, IP:HOST:CONTAINER or PORT, with an optional /udp; comma separated or repeated. Binds 127.0.0.1 unless an IP is given' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l env-file -d 'Load environment variables from this file (KEY=VALUE lines)' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l gpu -d 'GPUs: all, none, indices (0,1), or CDI names (nvidia.com/gpu=0) [default: all when an NVIDIA CDI spec exists, else none]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l memory -d 'Memory limit, e.g. 16g, 512m' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l cpus -d 'CPU limit, e.g. 4 or 2.5' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l no-user-mapping -d 'Run as the image\'s own user instead of mapping your user into the container'
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l recreate -d 'Replace an existing container that has other settings (project files are kept)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s v -l verbose -d 'Explain every step, and log at debug level'
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s h -l help -d 'Print help'
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s V -l version -d 'Print version'
+complete -c mlenv -n "__fish_mlenv_using_subcommand down" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand down" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand down" -s v -l verbose -d 'Explain every step, and log at debug level'
+complete -c mlenv -n "__fish_mlenv_using_subcommand down" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand down" -s h -l help -d 'Print help'
+complete -c mlenv -n "__fish_mlenv_using_subcommand down" -s V -l version -d 'Print version'
+complete -c mlenv -n "__fish_mlenv_using_subcommand restart" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand restart" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand restart" -s v -l verbose -d 'Explain every step, and log at debug level'
+complete -c mlenv -n "__fish_mlenv_using_subcommand restart" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand restart" -s h -l help -d 'Print help'
+complete -c mlenv -n "__fish_mlenv_using_subcommand restart" -s V -l version -d 'Print version'
+complete -c mlenv -n "__fish_mlenv_using_subcommand rm" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand rm" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand rm" -s f -l force -d 'Remove the container even if it is running'
+complete -c mlenv -n "__fish_mlenv_using_subcommand rm" -s v -l verbose -d 'Explain every step, and log at debug level'
+complete -c mlenv -n "__fish_mlenv_using_subcommand rm" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand rm" -s h -l help -d 'Print help'
+complete -c mlenv -n "__fish_mlenv_using_subcommand rm" -s V -l version -d 'Print version'
+complete -c mlenv -n "__fish_mlenv_using_subcommand exec" -s c -l command -d 'Run this command through `sh -c` in the project folder instead of a login shell' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand exec" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand exec" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand exec" -s v -l verbose -d 'Explain every step, and log at debug level'
+complete -c mlenv -n "__fish_mlenv_using_subcommand exec" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand exec" -s h -l help -d 'Print help'
+complete -c mlenv -n "__fish_mlenv_using_subcommand exec" -s V -l version -d 'Print version'
+complete -c mlenv -n "__fish_mlenv_using_subcommand status" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand status" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand status" -l json -d 'Print machine-readable JSON on stdout'
+complete -c mlenv -n "__fish_mlenv_using_subcommand status" -s v -l verbose -d 'Explain every step, and log at debug level'
+complete -c mlenv -n "__fish_mlenv_using_subcommand status" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand status" -s h -l help -d 'Print help'
+complete -c mlenv -n "__fish_mlenv_using_subcommand status" -s V -l version -d 'Print version'
+complete -c mlenv -n "__fish_mlenv_using_subcommand logs" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand logs" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand logs" -s f -l follow -d 'Keep printing new log lines'
+complete -c mlenv -n "__fish_mlenv_using_subcommand logs" -l mlenv -d 'Show mlenv\'s own timestamped debug log for this project instead'
+complete -c mlenv -n "__fish_mlenv_using_subcommand logs" -s v -l verbose -d 'Explain every step, and log at debug level'
+complete -c mlenv -n "__fish_mlenv_using_subcommand logs" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c mlenv -n "__fish_mlenv_using_subcommand logs" -s V -l version -d 'Print version'
+complete -c mlenv -n "__fish_mlenv_using_subcommand completions" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand completions" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand completions" -s v -l verbose -d 'Explain every step, and log at debug level'
+complete -c mlenv -n "__fish_mlenv_using_subcommand completions" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c mlenv -n "__fish_mlenv_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c mlenv -n "__fish_mlenv_using_subcommand man" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand man" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand man" -s v -l verbose -d 'Explain every step, and log at debug level'
+complete -c mlenv -n "__fish_mlenv_using_subcommand man" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand man" -s h -l help -d 'Print help'
+complete -c mlenv -n "__fish_mlenv_using_subcommand man" -s V -l version -d 'Print version'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs completions man help" -f -a "up" -d 'Create the project\'s container if absent, start it if stopped, do nothing if it runs'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs completions man help" -f -a "down" -d 'Stop the project\'s container (files and installs are kept)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs completions man help" -f -a "restart" -d 'Restart the project\'s container'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs completions man help" -f -a "rm" -d 'Remove the project\'s container and mlenv\'s state for the project'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs completions man help" -f -a "exec" -d 'Open a login shell in the container, or run a command with -c'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs completions man help" -f -a "status" -d 'Show the container\'s state, image, ports, uptime and GPUs'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs completions man help" -f -a "logs" -d 'Show the container\'s logs, or mlenv\'s own debug log with --mlenv'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs completions man help" -f -a "man" -d 'Print the man page (roff) of mlenv, or of one subcommand'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

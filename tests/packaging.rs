@@ -1,0 +1,41 @@
+//! The committed completions and man page match what the binary generates, so packages
+//! never ship stale ones. Regenerate with `packaging/generate.sh`.
+
+use std::process::Command;
+
+fn generated(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_mlenv"))
+        .args(args)
+        .output()
+        .expect("run mlenv");
+    assert!(out.status.success(), "mlenv {args:?} failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn committed_files_are_current() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for (file, args) in [
+        ("packaging/completions/mlenv.bash", &["completions", "bash"][..]),
+        ("packaging/completions/_mlenv", &["completions", "zsh"][..]),
+        ("packaging/completions/mlenv.fish", &["completions", "fish"][..]),
+        ("packaging/man/mlenv.1", &["man"][..]),
+        ("packaging/man/mlenv-up.1", &["man", "up"][..]),
+        ("packaging/man/mlenv-exec.1", &["man", "exec"][..]),
+    ] {
+        let committed = std::fs::read_to_string(format!("{root}/{file}"))
+            .unwrap_or_else(|e| panic!("{file}: {e}; run packaging/generate.sh"));
+        assert!(
+            committed == generated(args),
+            "{file} is out of date: run packaging/generate.sh"
+        );
+    }
+}
+
+#[test]
+fn man_page_documents_commands_and_exit_codes() {
+    let man = generated(&["man"]);
+    for word in ["up", "down", "restart", "exec", "status", "logs", "EXIT CODES"] {
+        assert!(man.contains(word), "man page lacks {word:?}");
+    }
+}
