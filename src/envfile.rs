@@ -50,10 +50,13 @@ impl EnvFile {
 
     /// A digest of the values keyed by a secret only this user can read, so settings drift
     /// is detectable from a container label without the label giving the values away.
+    /// Taken in key order: reordering the file's lines changes nothing in the container.
     pub fn digest(&self, key: &[u8]) -> String {
+        let mut vars: Vec<&(String, String)> = self.vars.iter().collect();
+        vars.sort();
         let mut h = Sha256::new();
         h.update(key);
-        for (k, v) in &self.vars {
+        for (k, v) in vars {
             h.update(k.as_bytes());
             h.update([0]);
             h.update(v.as_bytes());
@@ -132,6 +135,15 @@ mod tests {
             vars: vec![("K".into(), "2".into())],
         };
         assert_ne!(a.digest(b"k"), b.digest(b"k"));
+        let ab = EnvFile {
+            path: "/x".into(),
+            vars: vec![("A".into(), "1".into()), ("B".into(), "2".into())],
+        };
+        let ba = EnvFile {
+            path: "/x".into(),
+            vars: vec![("B".into(), "2".into()), ("A".into(), "1".into())],
+        };
+        assert_eq!(ab.digest(b"k"), ba.digest(b"k"), "line order is no change");
         assert_ne!(a.digest(b"k"), a.digest(b"other"));
         assert_eq!(a.digest(b"k"), a.digest(b"k"));
     }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use color_eyre::eyre::{eyre, Report, Result};
+use color_eyre::eyre::{eyre, Report, Result, WrapErr};
 use containers_api::conn::{hyper, Headers, Payload, RequestClient, Transport};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,11 @@ use crate::error::{Exit, EXIT_UNREACHABLE};
 /// libpod accepts any `/vX/` prefix and branches on it; 4.3.1 is what `podman-api` speaks and
 /// what every podman since answers with the v4 shapes we read.
 const API: &str = "/v4.3.1";
+
+/// How long `create` waits for a create of the same name still in flight to land, before it
+/// takes the storage-only holder of the name for a leftover. Storage takes the name only at
+/// the end of a create (after any slow ID-mapped copy), moments before podman records it.
+const IN_FLIGHT_CREATE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 type Client = RequestClient<podman_api::Error>;
 
@@ -313,21 +318,92 @@ impl Podman {
         })
     }
 
+    /// Creates the container. When podman says the name is taken but has no such container,
+    /// the name is held in storage only: by a create still in flight (an earlier mlenv was
+    /// interrupted while podman made the container), or by the leftover of one the service never
+    /// finished (it was killed mid-create). The first lands within moments and is taken if it is
+    /// the container asked for (same labels, so same settings); the second never lands and is
+    /// removed (it never ran, so nothing is lost), after which the create is tried once more.
     pub async fn create(&self, body: &CreateBody) -> Result<Created> {
         let json = serde_json::to_string(body)?;
-        self.client
-            .post_json(
-                format!("{API}/libpod/containers/create"),
-                Payload::Json(json),
-                Headers::none(),
-            )
-            .await
-            .map_err(|e| self.explain(e))
+        let name = &body.name;
+        let deadline = std::time::Instant::now() + IN_FLIGHT_CREATE_WAIT;
+        let mut waited = false;
+        let mut removed_leftover = false;
+        loop {
+            let message = match self
+                .client
+                .post_json::<_, Created>(
+                    format!("{API}/libpod/containers/create"),
+                    Payload::Json(json.clone()),
+                    Headers::none(),
+                )
+                .await
+            {
+                Ok(created) => return Ok(created),
+                Err(podman_api::Error::Fault { message, .. })
+                    if message.contains("already in use") =>
+                {
+                    message.trim_end_matches(": ").to_string()
+                }
+                Err(e) => return Err(self.explain(e)),
+            };
+            if let Some(c) = self.inspect(name).await? {
+                if body.labels.iter().all(|(k, v)| c.label(k) == Some(v)) {
+                    tracing::debug!(id = %c.id, "an earlier create of {name} landed; using it");
+                    return Ok(Created {
+                        id: c.id,
+                        warnings: None,
+                    });
+                }
+                return Err(eyre!("{message}"));
+            }
+            if std::time::Instant::now() < deadline {
+                if !waited {
+                    waited = true;
+                    tracing::debug!("{name} is held in storage only ({message}); waiting");
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                continue;
+            }
+            if removed_leftover {
+                return Err(eyre!("{message}"));
+            }
+            removed_leftover = true;
+            // Without force: podman then removes a storage-only container by name.
+            self.client
+                .delete(format!("{API}/libpod/containers/{name}"))
+                .await
+                .map_err(|e| self.explain(e))
+                .wrap_err_with(|| format!("{message}; removing the leftover failed"))?;
+            crate::ui::info(&format!(
+                "Removed a leftover of {name} that podman never finished creating"
+            ));
+        }
     }
 
+    /// Starts the container. A service killed in the middle of a start leaves podman's record
+    /// behind the runtime's: the container is still `created` (or `initialized`) while runc
+    /// already has it (or already runs its process), and a start fails with "container with
+    /// given ID already exists" or "runc start ... failed". A stop brings the two back in line
+    /// (the failed start has already cleaned up runc's side in the first case), after which
+    /// one more start works.
     pub async fn start(&self, name: &str) -> Result<()> {
-        self.post_empty(format!("{API}/libpod/containers/{name}/start"))
-            .await
+        let ep = format!("{API}/libpod/containers/{name}/start");
+        let err = match self.post_empty(ep.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        match self.inspect(name).await {
+            Ok(Some(c)) if matches!(c.state.status.as_str(), "created" | "initialized") => {
+                tracing::debug!(state = %c.state.status, "start failed ({err:#}); stopping and starting again");
+                if let Err(e) = self.stop(name, 0).await {
+                    tracing::debug!("stop before the second start failed: {e:#}");
+                }
+                self.post_empty(ep).await
+            }
+            _ => Err(err),
+        }
     }
 
     pub async fn stop(&self, name: &str, timeout_s: u32) -> Result<()> {
@@ -340,6 +416,14 @@ impl Podman {
     pub async fn restart(&self, name: &str, timeout_s: u32) -> Result<()> {
         self.post_empty(format!(
             "{API}/libpod/containers/{name}/restart?t={timeout_s}"
+        ))
+        .await
+    }
+
+    pub async fn rename(&self, name: &str, new_name: &str) -> Result<()> {
+        self.post_empty(format!(
+            "{API}/libpod/containers/{name}/rename?name={}",
+            encode(new_name)
         ))
         .await
     }

@@ -75,14 +75,16 @@ pub fn differences(current: &Settings, wanted: &Settings, given: Given) -> Vec<D
         current.image.clone(),
         wanted.image.clone(),
     );
+    // Order carries no meaning in these lists: `-p A,B` after `-p B,A` is no change.
+    let ports = |s: &Settings| s.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>();
     check(
-        given.ports,
+        given.ports && !same_items(&ports(current), &ports(wanted)),
         "ports",
         show_ports(&current.ports),
         show_ports(&wanted.ports),
     );
     check(
-        given.gpus,
+        given.gpus && !same_items(&current.gpus, &wanted.gpus),
         "gpus",
         show_list(&current.gpus),
         show_list(&wanted.gpus),
@@ -113,7 +115,7 @@ pub fn differences(current: &Settings, wanted: &Settings, given: Given) -> Vec<D
         };
         if current.env_file != wanted.env_file {
             check(true, "env file", path(current), path(wanted));
-        } else if current.env_keys != wanted.env_keys {
+        } else if !same_items(&current.env_keys, &wanted.env_keys) {
             check(
                 true,
                 "env keys",
@@ -147,6 +149,16 @@ pub fn merge(current: &Settings, wanted: &Settings, given: Given) -> Settings {
         env_keys: pick(given.env_file).env_keys.clone(),
         env_digest: pick(given.env_file).env_digest.clone(),
     }
+}
+
+/// The same items, in any order.
+fn same_items(a: &[String], b: &[String]) -> bool {
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    sorted(a) == sorted(b)
 }
 
 pub fn show_ports(ports: &[PortMapping]) -> String {
@@ -252,6 +264,33 @@ mod tests {
         assert_eq!(
             differences(&cur, &want, g)[0].to_string(),
             "env file: /p/.env → none"
+        );
+    }
+
+    #[test]
+    fn order_of_ports_gpus_and_env_keys_is_no_difference() {
+        let mut cur = base();
+        cur.ports = crate::ports::parse_list(&["1:1,2:2".into()]).unwrap();
+        cur.gpus = vec!["nvidia.com/gpu=0".into(), "nvidia.com/gpu=1".into()];
+        cur.env_file = Some("/p/.env".into());
+        cur.env_keys = vec!["A".into(), "B".into()];
+        let mut want = cur.clone();
+        want.ports.reverse();
+        want.gpus.reverse();
+        want.env_keys.reverse();
+        let all = Given {
+            ports: true,
+            gpus: true,
+            env_file: true,
+            ..Default::default()
+        };
+        assert!(differences(&cur, &want, all).is_empty());
+        want.ports.pop();
+        want.gpus.pop();
+        let d = differences(&cur, &want, all);
+        assert_eq!(
+            d.iter().map(|d| d.setting).collect::<Vec<_>>(),
+            ["ports", "gpus"]
         );
     }
 

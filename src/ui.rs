@@ -125,31 +125,27 @@ pub fn is_verbose() -> bool {
     ui().verbosity == Verbosity::Verbose
 }
 
-/// A spinner for a step of unknown length; hidden when quiet or not on a terminal, where a
-/// plain line says the step started instead.
+/// A spinner for a step of unknown length.
 pub fn spinner(msg: &str) -> ProgressBar {
-    tracing::info!("{msg}");
-    let u = ui();
-    if u.verbosity == Verbosity::Quiet {
-        return ProgressBar::hidden();
-    }
-    if !u.terminal {
-        line("ℹ", "34", msg, false);
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new_spinner();
-    pb.set_style(
-        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-            .expect("static template")
-            .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "),
-    );
-    pb.set_message(msg.to_string());
-    pb.enable_steady_tick(Duration::from_millis(100));
-    pb
+    progress(
+        msg,
+        ProgressBar::new_spinner(),
+        "{spinner} {msg} ({elapsed})",
+    )
 }
 
-/// A byte progress bar for pulls; same visibility rules as [`spinner`].
+/// A byte progress bar for pulls.
 pub fn bytes_bar(msg: &str) -> ProgressBar {
+    progress(
+        msg,
+        ProgressBar::new(0),
+        "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+}
+
+/// Shows `pb` on a terminal; hides it when quiet, and off a terminal prints one plain line
+/// saying the step started instead, so logs and CI output stay readable.
+fn progress(msg: &str, pb: ProgressBar, template: &str) -> ProgressBar {
     tracing::info!("{msg}");
     let u = ui();
     if u.verbosity == Verbosity::Quiet {
@@ -159,13 +155,11 @@ pub fn bytes_bar(msg: &str) -> ProgressBar {
         line("ℹ", "34", msg, false);
         return ProgressBar::hidden();
     }
-    let pb = ProgressBar::new(0);
     pb.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template(template)
+            .expect("static template")
+            .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ")
+            .progress_chars("=> "),
     );
     pb.set_message(msg.to_string());
     pb.enable_steady_tick(Duration::from_millis(100));

@@ -16,9 +16,15 @@ fn generated(args: &[&str]) -> String {
 fn committed_files_are_current() {
     let root = env!("CARGO_MANIFEST_DIR");
     for (file, args) in [
-        ("packaging/completions/mlenv.bash", &["completions", "bash"][..]),
+        (
+            "packaging/completions/mlenv.bash",
+            &["completions", "bash"][..],
+        ),
         ("packaging/completions/_mlenv", &["completions", "zsh"][..]),
-        ("packaging/completions/mlenv.fish", &["completions", "fish"][..]),
+        (
+            "packaging/completions/mlenv.fish",
+            &["completions", "fish"][..],
+        ),
         ("packaging/man/mlenv.1", &["man"][..]),
         ("packaging/man/mlenv-up.1", &["man", "up"][..]),
         ("packaging/man/mlenv-exec.1", &["man", "exec"][..]),
@@ -35,7 +41,15 @@ fn committed_files_are_current() {
 #[test]
 fn man_page_documents_commands_and_exit_codes() {
     let man = generated(&["man"]);
-    for word in ["up", "down", "restart", "exec", "status", "logs", "EXIT CODES"] {
+    for word in [
+        "up",
+        "down",
+        "restart",
+        "exec",
+        "status",
+        "logs",
+        "EXIT CODES",
+    ] {
         assert!(man.contains(word), "man page lacks {word:?}");
     }
 }

@@ -36,7 +36,10 @@ pub async fn run(cfg: &Config, up: &Up, podman: &Podman) -> Result<()> {
 
     let _lock = state::lock_project(&cfg.project.state_dir)?;
     // Whoever held the lock before us may have done the work already.
-    let existing = podman.inspect(name).await?;
+    let mut existing = podman.inspect(name).await?;
+    if existing.is_none() {
+        existing = restore_set_aside(podman, name).await?;
+    }
     match existing {
         None => {
             if let Some(note) = &up.gpu_note {
@@ -47,27 +50,7 @@ pub async fn run(cfg: &Config, up: &Up, podman: &Podman) -> Result<()> {
         Some(c) => {
             let current = recorded_settings(&c)?;
             if up.recreate {
-                let merged = merge(&current, &wanted, up.given);
-                // A kept env file is read again: its values were never stored anywhere.
-                let env = match (&up.env, &merged.env_file) {
-                    (Some(e), _) => Some(e.clone()),
-                    (None, Some(path)) => Some(config::reread_env(path)?),
-                    (None, None) => None,
-                };
-                let mut merged = merged;
-                if let Some(e) = &env {
-                    merged.env_keys = e.keys();
-                    merged.env_digest = Some(e.digest(&digest_key(cfg)?));
-                }
-                ui::info(&format!(
-                    "Replacing {name} (files in {} are kept; anything installed inside the container is not)",
-                    cfg.project.dir.display()
-                ));
-                podman
-                    .remove(name, true)
-                    .await
-                    .wrap_err_with(|| format!("cannot remove {name}"))?;
-                return create_and_start(cfg, podman, &merged, env.as_ref()).await;
+                return recreate(cfg, up, podman, &c, &current, &wanted).await;
             }
             refuse_drift(cfg, &differences(&current, &wanted, up.given))?;
             if c.state.running {
@@ -80,6 +63,97 @@ pub async fn run(cfg: &Config, up: &Up, podman: &Podman) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Replaces the container with one made from the merged settings. The old one is stopped
+/// and set aside under another name until the new one runs, so a new container that cannot
+/// start (a port taken, a device gone) leaves the project with its old one, as it was.
+async fn recreate(
+    cfg: &Config,
+    up: &Up,
+    podman: &Podman,
+    old: &Container,
+    current: &Settings,
+    wanted: &Settings,
+) -> Result<()> {
+    let name = &cfg.project.container;
+    let mut merged = merge(current, wanted, up.given);
+    // A kept env file is read again: its values were never stored anywhere.
+    let env = match (&up.env, &merged.env_file) {
+        (Some(e), _) => Some(e.clone()),
+        (None, Some(path)) => Some(config::reread_env(path)?),
+        (None, None) => None,
+    };
+    if let Some(e) = &env {
+        merged.env_keys = e.keys();
+        merged.env_digest = Some(e.digest(&digest_key(cfg)?));
+    }
+    // Before anything is touched: an image that cannot be had changes nothing.
+    ensure_image(podman, &merged.image).await?;
+    ui::info(&format!(
+        "Replacing {name} (files in {} are kept; anything installed inside the container is not)",
+        cfg.project.dir.display()
+    ));
+    let aside = set_aside_name(name);
+    remove_leftover(podman, &aside).await?;
+    if old.state.running {
+        podman
+            .stop(name, 10)
+            .await
+            .wrap_err_with(|| format!("cannot stop {name}"))?;
+    }
+    podman
+        .rename(name, &aside)
+        .await
+        .wrap_err_with(|| format!("cannot set {name} aside"))?;
+    match create_and_start(cfg, podman, &merged, env.as_ref()).await {
+        Ok(()) => {
+            podman
+                .remove(&aside, true)
+                .await
+                .wrap_err_with(|| format!("cannot remove the replaced container {aside}"))?;
+            Ok(())
+        }
+        Err(err) => {
+            podman
+                .rename(&aside, name)
+                .await
+                .wrap_err_with(|| format!("cannot restore {name} from {aside}"))?;
+            if old.state.running {
+                podman.start(name).await?;
+            }
+            ui::warn(&format!("{name} was kept as it was"));
+            Err(err)
+        }
+    }
+}
+
+/// Where `--recreate` keeps the old container while the new one starts.
+fn set_aside_name(name: &str) -> String {
+    format!("{name}-replaced")
+}
+
+/// A `--recreate` interrupted after setting the old container aside and before its new one
+/// was made: put the old one back, so the project keeps its environment.
+async fn restore_set_aside(podman: &Podman, name: &str) -> Result<Option<Container>> {
+    let aside = set_aside_name(name);
+    if podman.inspect(&aside).await?.is_none() {
+        return Ok(None);
+    }
+    ui::info(&format!(
+        "Restoring {name} from {aside}, left by an interrupted --recreate"
+    ));
+    podman.rename(&aside, name).await?;
+    podman.inspect(name).await
+}
+
+/// A set-aside container left by a `--recreate` that was interrupted.
+async fn remove_leftover(podman: &Podman, aside: &str) -> Result<()> {
+    if podman.inspect(aside).await?.is_some() {
+        tracing::debug!("removing {aside}, left by an interrupted --recreate");
+        podman.remove(aside, true).await?;
+    }
+    Ok(())
 }
 
 fn digest_key(cfg: &Config) -> Result<Vec<u8>> {
