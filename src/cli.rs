@@ -114,6 +114,15 @@ pub struct UpArgs {
     /// Replace an existing container that has other settings (project files are kept).
     #[arg(long)]
     pub recreate: bool,
+
+    /// Install this requirements file with pip (a file inside the project), or `none`
+    /// [default: the project's requirements.txt when it has one]
+    #[arg(long, value_name = "FILE")]
+    pub requirements: Option<PathBuf>,
+
+    /// Reinstall the requirements even when nothing changed.
+    #[arg(long)]
+    pub force_requirements: bool,
 }
 
 #[derive(Debug, Args)]

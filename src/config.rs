@@ -10,6 +10,7 @@ use crate::envfile::EnvFile;
 use crate::error::invalid;
 use crate::podman::{choose_socket, SocketChoice};
 use crate::project::Project;
+use crate::requirements::Requirements;
 use crate::settings::{Given, Settings};
 use crate::{gpu, image_ref, limits, ports};
 
@@ -42,6 +43,8 @@ pub struct Up {
     pub recreate: bool,
     /// Why the GPU default was chosen, when `--gpu` was not given.
     pub gpu_note: Option<String>,
+    /// What to install with pip after the container runs.
+    pub requirements: Option<Requirements>,
 }
 
 impl Config {
@@ -61,7 +64,7 @@ impl Config {
         .map_err(invalid)?;
         let project = Project::locate(cli.global.project.as_deref())?;
         let action = match cli.command {
-            Command::Up(args) => Action::Up(Box::new(up(args)?)),
+            Command::Up(args) => Action::Up(Box::new(up(args, &project)?)),
             Command::Down => Action::Down,
             Command::Restart => Action::Restart,
             Command::Rm(a) => Action::Rm { force: a.force },
@@ -90,7 +93,12 @@ impl Config {
     }
 }
 
-fn up(args: UpArgs) -> Result<Up> {
+fn up(args: UpArgs, project: &Project) -> Result<Up> {
+    let requirements = requirements(
+        args.requirements.as_deref(),
+        args.force_requirements,
+        project,
+    )?;
     let env_image = std::env::var("MLENV_IMAGE").ok().filter(|s| !s.is_empty());
     let given = Given {
         image: args.image.is_some() || env_image.is_some(),
@@ -157,7 +165,43 @@ fn up(args: UpArgs) -> Result<Up> {
         env,
         recreate: args.recreate,
         gpu_note,
+        requirements,
     })
+}
+
+/// `--requirements FILE|none`, else the project's `requirements.txt` when it has one.
+fn requirements(
+    flag: Option<&Path>,
+    force: bool,
+    project: &Project,
+) -> Result<Option<Requirements>> {
+    let file = match flag {
+        Some(p) if p == Path::new("none") => {
+            if force {
+                return Err(invalid(
+                    "invalid --force-requirements with --requirements none: there is nothing to install",
+                ));
+            }
+            return Ok(None);
+        }
+        Some(p) => p.to_path_buf(),
+        None => {
+            let default = project.dir.join("requirements.txt");
+            if !default.exists() {
+                if force {
+                    return Err(invalid(format!(
+                        "Requirements file not found: {} (--force-requirements needs one; pass --requirements FILE)",
+                        default.display()
+                    )));
+                }
+                return Ok(None);
+            }
+            default
+        }
+    };
+    Requirements::read(&file, &project.dir, force)
+        .map(Some)
+        .map_err(invalid)
 }
 
 /// Re-reads the env file a container was created with, for a recreate that keeps it.

@@ -1,6 +1,7 @@
 //! The pure decision of what container to ask podman for, from validated settings.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use crate::envfile::EnvFile;
 use crate::limits::CPU_PERIOD;
@@ -18,6 +19,39 @@ pub const KEEPALIVE: &str = "trap 'exit 0' TERM INT; while :; do sleep 86400 & w
 /// Shared memory for PyTorch DataLoader workers; podman's 64 MiB default makes them die
 /// with "bus error" on real batches.
 pub const SHM_SIZE: u64 = 2 << 30;
+
+/// Inside the container: pip's user base (`pip install --user`, and every plain
+/// `pip install`, since PIP_USER is set), bind-mounted from the project's data dir so
+/// installs outlive the container.
+pub const PYTHON_DIR: &str = "/opt/mlenv/python";
+/// Inside the container: pip's download cache, shared by the user's projects.
+pub const PIP_CACHE_DIR: &str = "/opt/mlenv/pip-cache";
+/// PATH for an image that sets none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What the create body needs to know about the image.
+#[derive(Debug, Clone)]
+pub struct ImageFacts {
+    pub id: String,
+    /// The image's own PATH, which ours is prepended to.
+    pub path: Option<String>,
+}
+
+/// The host folder holding the packages installed for this image. One per image: a new
+/// image (perhaps another Python ABI) starts from an empty one.
+pub fn python_dir(project: &Project, image_id: &str) -> PathBuf {
+    let short: String = image_id.chars().take(12).collect();
+    project.data_dir.join("python").join(short)
+}
+
+fn bind(source: String, destination: &str) -> Mount {
+    Mount {
+        kind: "bind".into(),
+        source,
+        destination: destination.into(),
+        options: vec!["rbind".into(), "rw".into()],
+    }
+}
 
 /// How the caller's user is mapped into the container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +80,7 @@ pub fn create_body(
     settings: &Settings,
     env: Option<&EnvFile>,
     user: UserMode,
+    image: &ImageFacts,
 ) -> CreateBody {
     let mut labels = BTreeMap::new();
     labels.insert(LABEL_PROJECT.to_string(), project_dir.to_string());
@@ -59,8 +94,21 @@ pub fn create_body(
     );
 
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
-    // Host ~/.local packages must not shadow the image's (pip --user leaks through $HOME).
-    vars.insert("PYTHONNOUSERSITE".into(), "1".into());
+    // Python's user site is the project's own persistent folder, never the host's ~/.local;
+    // every pip install goes there, as the caller, whatever owns the image's site-packages.
+    vars.insert("PYTHONUSERBASE".into(), PYTHON_DIR.into());
+    vars.insert("PIP_USER".into(), "1".into());
+    // A user-site install leaves the image's packages alone, which is what PEP 668's
+    // marker (Debian, Ubuntu images) protects.
+    vars.insert("PIP_BREAK_SYSTEM_PACKAGES".into(), "1".into());
+    vars.insert("PIP_CACHE_DIR".into(), PIP_CACHE_DIR.into());
+    vars.insert(
+        "PATH".into(),
+        format!(
+            "{PYTHON_DIR}/bin:{}",
+            image.path.as_deref().unwrap_or(DEFAULT_PATH)
+        ),
+    );
     vars.insert("MLENV_PROJECT".into(), project_dir.to_string());
     vars.insert("MLENV_CONTAINER".into(), project.container.clone());
     if let Some(env) = env {
@@ -99,12 +147,19 @@ pub fn create_body(
         labels,
         env: vars,
         work_dir: project_dir.to_string(),
-        mounts: vec![Mount {
-            kind: "bind".into(),
-            source: project_dir.to_string(),
-            destination: project_dir.to_string(),
-            options: vec!["rbind".into(), "rw".into()],
-        }],
+        mounts: vec![
+            bind(project_dir.to_string(), project_dir),
+            bind(
+                python_dir(project, &image.id)
+                    .to_string_lossy()
+                    .into_owned(),
+                PYTHON_DIR,
+            ),
+            bind(
+                project.pip_cache.to_string_lossy().into_owned(),
+                PIP_CACHE_DIR,
+            ),
+        ],
         userns,
         user: run_as,
         devices: settings
@@ -143,7 +198,56 @@ mod tests {
             dir: "/home/u/p".into(),
             container: "mlenv-p-01234567".into(),
             state_dir: "/tmp/s".into(),
+            data_dir: "/data/mlenv-p-01234567".into(),
+            pip_cache: "/cache/pip".into(),
         }
+    }
+
+    fn image() -> ImageFacts {
+        ImageFacts {
+            id: "0123456789abcdef0123".into(),
+            path: Some("/usr/bin:/bin".into()),
+        }
+    }
+
+    #[test]
+    fn python_lives_outside_the_container() {
+        let b = create_body(
+            &project(),
+            "/home/u/p",
+            &Settings::default(),
+            None,
+            UserMode::KeepId,
+            &image(),
+        );
+        let python = b
+            .mounts
+            .iter()
+            .find(|m| m.destination == PYTHON_DIR)
+            .unwrap();
+        assert_eq!(python.source, "/data/mlenv-p-01234567/python/0123456789ab");
+        assert!(b
+            .mounts
+            .iter()
+            .any(|m| m.destination == PIP_CACHE_DIR && m.source == "/cache/pip"));
+        assert_eq!(b.env["PYTHONUSERBASE"], PYTHON_DIR);
+        assert_eq!(b.env["PATH"], "/opt/mlenv/python/bin:/usr/bin:/bin");
+        let bare = ImageFacts {
+            id: "x".into(),
+            path: None,
+        };
+        let b = create_body(
+            &project(),
+            "/home/u/p",
+            &Settings::default(),
+            None,
+            UserMode::KeepId,
+            &bare,
+        );
+        assert_eq!(
+            b.env["PATH"],
+            format!("/opt/mlenv/python/bin:{DEFAULT_PATH}")
+        );
     }
 
     #[test]
@@ -181,9 +285,11 @@ mod tests {
             &settings,
             Some(&env),
             UserMode::KeepId,
+            &image(),
         );
         assert_eq!(b.name, "mlenv-p-01234567");
         assert_eq!(b.work_dir, "/home/u/p");
+        assert_eq!(b.mounts[0].source, "/home/u/p");
         assert_eq!(b.mounts[0].source, b.mounts[0].destination);
         assert_eq!(b.userns.as_ref().unwrap().nsmode, "keep-id");
         assert_eq!(b.user, None);
@@ -218,6 +324,7 @@ mod tests {
             &settings,
             None,
             UserMode::RunAs { uid: 5, gid: 6 },
+            &image(),
         );
         assert!(b.resource_limits.is_none());
         assert!(b.devices.is_empty());

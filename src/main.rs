@@ -14,6 +14,7 @@ mod limits;
 mod podman;
 mod ports;
 mod project;
+mod requirements;
 mod settings;
 mod state;
 mod ui;

@@ -113,6 +113,8 @@ pub fn unreachable(socket: &Path, why: &str) -> Report {
 pub struct Container {
     pub id: String,
     pub name: String,
+    /// The image's ID.
+    pub image: String,
     pub image_name: String,
     pub state: ContainerState,
     pub config: ContainerConfig,
@@ -161,6 +163,31 @@ impl Container {
 pub struct Created {
     pub id: String,
     pub warnings: Option<Vec<String>>,
+}
+
+/// The parts of `GET /libpod/images/{name}/json` mlenv uses.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Image {
+    pub id: String,
+    pub config: ImageConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImageConfig {
+    pub env: Option<Vec<String>>,
+}
+
+impl Image {
+    /// A variable from the image's `ENV`.
+    pub fn env(&self, key: &str) -> Option<&str> {
+        self.config
+            .env
+            .iter()
+            .flatten()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+    }
 }
 
 /// What `/libpod/info` says about the service that matters to mlenv.
@@ -434,6 +461,13 @@ impl Podman {
             .delete(ep)
             .await
             .map(drop)
+            .map_err(|e| self.explain(e))
+    }
+
+    pub async fn image(&self, image: &str) -> Result<Image> {
+        self.client
+            .get_json(format!("{API}/libpod/images/{image}/json"))
+            .await
             .map_err(|e| self.explain(e))
     }
 

@@ -15,8 +15,12 @@ pub struct Project {
     pub dir: PathBuf,
     /// `mlenv-<slug>-<8 hex>`.
     pub container: String,
-    /// mlenv's per-project state: lock, debug log.
+    /// mlenv's per-project state: lock, debug log. `rm` removes it.
     pub state_dir: PathBuf,
+    /// What outlives the container (installed Python packages); `rm` keeps it.
+    pub data_dir: PathBuf,
+    /// pip's download cache, shared by every project of the user.
+    pub pip_cache: PathBuf,
 }
 
 impl Project {
@@ -39,10 +43,14 @@ impl Project {
         }
         let container = container_name(&dir);
         let state_dir = state_root()?.join(&container);
+        let data_dir = xdg_dir("XDG_DATA_HOME", ".local/share")?.join(&container);
+        let pip_cache = xdg_dir("XDG_CACHE_HOME", ".cache")?.join("pip");
         Ok(Project {
             dir,
             container,
             state_dir,
+            data_dir,
+            pip_cache,
         })
     }
 
@@ -93,13 +101,18 @@ pub fn slug(folder: &str) -> String {
 
 /// `$XDG_STATE_HOME/mlenv`, else `~/.local/state/mlenv` (the XDG default).
 pub fn state_root() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+    xdg_dir("XDG_STATE_HOME", ".local/state")
+}
+
+/// `$VAR/mlenv`, else `~/DEFAULT/mlenv`, as the XDG base directory spec says.
+fn xdg_dir(var: &str, default: &str) -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(var).filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir).join("mlenv"));
     }
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
-        .ok_or_else(|| eyre!("neither XDG_STATE_HOME nor HOME is set; set one of them"))?;
-    Ok(PathBuf::from(home).join(".local/state/mlenv"))
+        .ok_or_else(|| eyre!("neither {var} nor HOME is set; set one of them"))?;
+    Ok(PathBuf::from(home).join(default).join("mlenv"))
 }
 
 #[cfg(test)]

@@ -121,6 +121,10 @@ pub fn error(msg: &str) {
     line("✖", "31", msg, true);
 }
 
+pub fn is_quiet() -> bool {
+    ui().verbosity == Verbosity::Quiet
+}
+
 pub fn is_verbose() -> bool {
     ui().verbosity == Verbosity::Verbose
 }

@@ -221,6 +221,60 @@ impl Drop for RawTerminal {
     }
 }
 
+/// Runs `argv` in the container without a TTY or stdin, showing its output on stderr when
+/// `show` (mlenv's own stdout stays clean) and copying it to the debug log either way.
+/// Returns the command's exit code. Used for installs, whose output is progress.
+pub async fn run_logged(
+    podman: &Podman,
+    name: &str,
+    argv: &[String],
+    env: &[(String, String)],
+    workdir: &str,
+    show: bool,
+) -> Result<i64> {
+    let opts = ExecCreateOpts::builder()
+        .command(argv)
+        .attach_stdout(true)
+        .attach_stderr(true)
+        .working_dir(workdir)
+        .env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .build();
+    let container = podman.api().containers().get(name);
+    let exec = container
+        .create_exec(&opts)
+        .await
+        .map_err(|e| podman.explain(e))?;
+    let mux = exec
+        .start(&ExecStartOpts::builder().tty(false).build())
+        .await
+        .map_err(|e| podman.explain(e))?
+        .ok_or_else(|| eyre!("podman did not attach to the exec session"))?;
+    let (mut output, _input) = mux.split();
+    let mut partial = String::new();
+    while let Some(chunk) = output.next().await {
+        let bytes = match chunk {
+            Ok(TtyChunk::StdOut(b)) | Ok(TtyChunk::StdErr(b)) => b,
+            Ok(TtyChunk::StdIn(_)) => continue,
+            Err(e) => return Err(eyre!("the exec stream broke: {e}")),
+        };
+        if show {
+            write_out(&mut std::io::stderr().lock(), &bytes)?;
+        }
+        partial.push_str(&String::from_utf8_lossy(&bytes));
+        while let Some(nl) = partial.find('\n') {
+            let line: String = partial.drain(..=nl).collect();
+            tracing::debug!(target: "mlenv::exec", "{}", line.trim_end());
+        }
+    }
+    if !partial.is_empty() {
+        tracing::debug!(target: "mlenv::exec", "{}", partial.trim_end());
+    }
+    let info = exec.inspect().await.map_err(|e| podman.explain(e))?;
+    info["ExitCode"]
+        .as_i64()
+        .ok_or_else(|| eyre!("podman reported no exit code for {}", argv.join(" ")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

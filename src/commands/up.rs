@@ -1,11 +1,12 @@
 //! `mlenv up`: create the container if absent, start it if stopped, nothing if it runs.
 
+use std::path::Path;
 use std::time::Duration;
 
 use color_eyre::eyre::{eyre, Result, WrapErr};
 
 use crate::config::{self, Config, Up};
-use crate::create::{create_body, UserMode};
+use crate::create::{create_body, python_dir, ImageFacts, UserMode};
 use crate::envfile::EnvFile;
 use crate::error::{Exit, EXIT_DRIFT};
 use crate::podman::{Container, Podman};
@@ -16,6 +17,12 @@ use crate::{state, ui};
 const SLOW_START_HINT: Duration = Duration::from_secs(3);
 
 pub async fn run(cfg: &Config, up: &Up, podman: &Podman) -> Result<()> {
+    let image_id = bring_up(cfg, up, podman).await?;
+    install_requirements(cfg, up, podman, &image_id).await
+}
+
+/// Makes the container run; returns its image's ID.
+async fn bring_up(cfg: &Config, up: &Up, podman: &Podman) -> Result<String> {
     let name = &cfg.project.container;
     let mut wanted = up.settings.clone();
     if let Some(env) = &up.env {
@@ -29,7 +36,7 @@ pub async fn run(cfg: &Config, up: &Up, podman: &Podman) -> Result<()> {
                 let current = recorded_settings(&c)?;
                 refuse_drift(cfg, &differences(&current, &wanted, up.given))?;
                 ui::success(&format!("{name} is running"));
-                return Ok(());
+                return Ok(c.image);
             }
         }
     }
@@ -55,14 +62,105 @@ pub async fn run(cfg: &Config, up: &Up, podman: &Podman) -> Result<()> {
             refuse_drift(cfg, &differences(&current, &wanted, up.given))?;
             if c.state.running {
                 ui::success(&format!("{name} is running"));
-                return Ok(());
+                return Ok(c.image);
             }
             start(podman, name).await?;
             ui::success(&format!("Started {name}"));
             show_access(&current);
-            Ok(())
+            Ok(c.image)
         }
     }
+}
+
+/// Installs the requirements unless the record beside the installed packages says these
+/// exact inputs were installed for this image. The check reads host files only: a warm
+/// `up` costs no exec into the container.
+async fn install_requirements(
+    cfg: &Config,
+    up: &Up,
+    podman: &Podman,
+    image_id: &str,
+) -> Result<()> {
+    let Some(req) = &up.requirements else {
+        return Ok(());
+    };
+    let key = req.key(image_id);
+    let short = &key[..8];
+    let dir = python_dir(&cfg.project, image_id);
+    let record = dir.join(REQUIREMENTS_RECORD);
+    let file = req.file.display();
+    if !req.force
+        && std::fs::read_to_string(&record).is_ok_and(|r| r.lines().next() == Some(key.as_str()))
+    {
+        ui::info(&format!(
+            "requirements unchanged (sha256 {short}), skipping"
+        ));
+        return Ok(());
+    }
+    // The record goes first: a failed or interrupted install must be retried next time.
+    match std::fs::remove_file(&record) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).wrap_err_with(|| format!("cannot remove {}", record.display()))
+        }
+        _ => {}
+    }
+    ui::info(&format!(
+        "Installing requirements from {file} (sha256 {short})"
+    ));
+    let argv: Vec<String> = ["python3", "-m", "pip", "install", "--user", "-r"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([req.file.to_string_lossy().into_owned()])
+        .collect();
+    let env = pip_environment(|k| std::env::var(k).ok());
+    tracing::debug!(passed = ?env.iter().map(|(k, _)| k).collect::<Vec<_>>(), "pip environment");
+    let code = crate::commands::exec::run_logged(
+        podman,
+        &cfg.project.container,
+        &argv,
+        &env,
+        cfg.project.dir_str()?,
+        !ui::is_quiet(),
+    )
+    .await?;
+    if code != 0 {
+        return Err(eyre!(
+            "Failed to install requirements (pip exit {code}). Check logs: mlenv logs --mlenv"
+        ));
+    }
+    write_record(&record, &key, &req.file)?;
+    ui::success(&format!("Installed requirements from {file}"));
+    Ok(())
+}
+
+/// Name of the record of the last successful install, beside the installed packages.
+pub const REQUIREMENTS_RECORD: &str = ".mlenv-requirements";
+
+fn write_record(record: &Path, key: &str, file: &Path) -> Result<()> {
+    let tmp = record.with_extension("tmp");
+    std::fs::write(&tmp, format!("{key}\n{}\n", file.display()))
+        .and_then(|()| std::fs::rename(&tmp, record))
+        .wrap_err_with(|| format!("cannot write {}", record.display()))
+}
+
+/// Proxy and index settings HPC sites need, taken from the caller's environment as set;
+/// nothing is invented. Values may hold credentials: they go to the exec request only.
+pub fn pip_environment(get: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+    const PASSED: [&str; 9] = [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "PIP_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL",
+        "PIP_TRUSTED_HOST",
+    ];
+    PASSED
+        .iter()
+        .filter_map(|k| Some((k.to_string(), get(k)?)))
+        .collect()
 }
 
 /// Replaces the container with one made from the merged settings. The old one is stopped
@@ -75,7 +173,7 @@ async fn recreate(
     old: &Container,
     current: &Settings,
     wanted: &Settings,
-) -> Result<()> {
+) -> Result<String> {
     let name = &cfg.project.container;
     let mut merged = merge(current, wanted, up.given);
     // A kept env file is read again: its values were never stored anywhere.
@@ -107,12 +205,12 @@ async fn recreate(
         .await
         .wrap_err_with(|| format!("cannot set {name} aside"))?;
     match create_and_start(cfg, podman, &merged, env.as_ref()).await {
-        Ok(()) => {
+        Ok(image_id) => {
             podman
                 .remove(&aside, true)
                 .await
                 .wrap_err_with(|| format!("cannot remove the replaced container {aside}"))?;
-            Ok(())
+            Ok(image_id)
         }
         Err(err) => {
             podman
@@ -220,9 +318,21 @@ async fn create_and_start(
     podman: &Podman,
     settings: &Settings,
     env: Option<&EnvFile>,
-) -> Result<()> {
+) -> Result<String> {
     let name = &cfg.project.container;
     ensure_image(podman, &settings.image).await?;
+    let image = podman.image(&settings.image).await?;
+    let facts = ImageFacts {
+        path: image.env("PATH").map(str::to_string),
+        id: image.id,
+    };
+    // Bind-mount sources must exist; they are the caller's, so keep-id can write them.
+    for dir in [
+        python_dir(&cfg.project, &facts.id),
+        cfg.project.pip_cache.clone(),
+    ] {
+        state::create_private_dir(&dir)?;
+    }
     let info = podman.info().await?;
     tracing::debug!(version = %info.version, rootless = info.rootless, "podman service");
     let user = UserMode::choose(
@@ -231,7 +341,14 @@ async fn create_and_start(
         nix::unistd::getuid().as_raw(),
         nix::unistd::getgid().as_raw(),
     );
-    let body = create_body(&cfg.project, cfg.project.dir_str()?, settings, env, user);
+    let body = create_body(
+        &cfg.project,
+        cfg.project.dir_str()?,
+        settings,
+        env,
+        user,
+        &facts,
+    );
     tracing::debug!(
         name = %body.name,
         image = %body.image,
@@ -259,7 +376,7 @@ async fn create_and_start(
     }
     ui::success(&format!("Created and started {name}"));
     show_access(settings);
-    Ok(())
+    Ok(facts.id)
 }
 
 async fn start(podman: &Podman, name: &str) -> Result<()> {
@@ -311,5 +428,23 @@ async fn ensure_image(podman: &Podman, image: &str) -> Result<()> {
 fn show_access(settings: &Settings) {
     for p in &settings.ports {
         ui::info(&format!("Forwarding {p}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pip_gets_only_the_variables_that_are_set() {
+        let env = pip_environment(|k| match k {
+            "HTTPS_PROXY" => Some("http://u:pw@proxy:3128".into()),
+            "no_proxy" => Some("localhost".into()),
+            "PIP_INDEX_URL" => Some("https://pypi.example/simple".into()),
+            "HOME" => Some("/home/u".into()),
+            _ => None,
+        });
+        let keys: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["HTTPS_PROXY", "no_proxy", "PIP_INDEX_URL"]);
     }
 }

@@ -73,6 +73,8 @@ impl Project {
             )
             .env("XDG_RUNTIME_DIR", std::env::var("XDG_RUNTIME_DIR").unwrap())
             .env("XDG_STATE_HOME", &self.state)
+            .env("XDG_DATA_HOME", self.root.path().join("data"))
+            .env("XDG_CACHE_HOME", self.root.path().join("cache"))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
         cmd

@@ -12,3 +12,4 @@ mod core;
 mod exec_status;
 mod faults;
 mod pull;
+mod requirements;

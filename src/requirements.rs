@@ -1,0 +1,218 @@
+//! Requirements files: which files an install depends on, and the cache key over them.
+//!
+//! The key covers everything that changes what pip installs: the file's bytes, the bytes of
+//! every file it references (`-r`, `-c`, recursively), and the image's ID, so a new image
+//! (perhaps a new Python ABI) starts a fresh install and nothing else does.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// A validated requirements file and the files it pulls in.
+#[derive(Debug, Clone)]
+pub struct Requirements {
+    /// The file given (canonical path; inside the project, so the container sees it).
+    pub file: PathBuf,
+    /// Every input file with its bytes, the given file first.
+    pub inputs: Vec<(PathBuf, Vec<u8>)>,
+    /// Reinstall even when the key is unchanged.
+    pub force: bool,
+}
+
+impl Requirements {
+    /// Reads `file` and every file it references; each must exist and be readable.
+    pub fn read(file: &Path, project_dir: &Path, force: bool) -> Result<Requirements, String> {
+        let canonical = std::fs::canonicalize(file)
+            .map_err(|_| format!("Requirements file not found: {}", file.display()))?;
+        if !canonical.starts_with(project_dir) {
+            return Err(format!(
+                "invalid --requirements {}: the file must be inside the project folder {} (the container sees only that folder)",
+                file.display(),
+                project_dir.display()
+            ));
+        }
+        let mut inputs = Vec::new();
+        collect(&canonical, &mut inputs)?;
+        Ok(Requirements {
+            file: canonical,
+            inputs,
+            force,
+        })
+    }
+
+    /// SHA-256 over every input (path and bytes) and the image ID, as hex.
+    pub fn key(&self, image_id: &str) -> String {
+        key(&self.inputs, image_id)
+    }
+}
+
+fn collect(file: &Path, inputs: &mut Vec<(PathBuf, Vec<u8>)>) -> Result<(), String> {
+    if inputs.iter().any(|(p, _)| p == file) {
+        return Ok(()); // a file included twice, or a cycle: count it once
+    }
+    let bytes = std::fs::read(file)
+        .map_err(|e| format!("Requirements file not found: {} ({e})", file.display()))?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    inputs.push((file.to_path_buf(), bytes));
+    let dir = file.parent().unwrap_or(Path::new("/"));
+    for reference in references(&text) {
+        let path = dir.join(&reference);
+        let canonical = std::fs::canonicalize(&path).map_err(|_| {
+            format!(
+                "Requirements file not found: {} (referenced from {})",
+                path.display(),
+                file.display()
+            )
+        })?;
+        collect(&canonical, inputs)?;
+    }
+    Ok(())
+}
+
+/// The files a requirements file references with `-r`/`--requirement` and
+/// `-c`/`--constraint`, in order, as written (relative to the file's folder, or absolute).
+/// URLs are left to pip: they are not files we can hash.
+pub fn references(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        // pip strips comments that start at the line start or after whitespace.
+        let line = match line.find(" #") {
+            Some(i) => &line[..i],
+            None if line.trim_start().starts_with('#') => "",
+            None => line,
+        };
+        let line = line.trim();
+        let target = ["-r", "--requirement", "-c", "--constraint"]
+            .iter()
+            .find_map(|opt| {
+                let rest = line.strip_prefix(opt)?;
+                if let Some(v) = rest.strip_prefix('=') {
+                    Some(v)
+                } else if rest.starts_with(char::is_whitespace)
+                    || (opt.len() == 2 && !rest.is_empty())
+                {
+                    // `-r file.txt`, or the short form glued on: `-rfile.txt`.
+                    Some(rest)
+                } else {
+                    None
+                }
+            })
+            .map(str::trim);
+        if let Some(t) = target.filter(|t| !t.is_empty() && !t.contains("://")) {
+            out.push(t.to_string());
+        }
+    }
+    out
+}
+
+pub fn key(inputs: &[(PathBuf, Vec<u8>)], image_id: &str) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut h = Sha256::new();
+    h.update(b"mlenv-requirements-v1\0");
+    h.update(image_id.as_bytes());
+    h.update([0]);
+    for (path, bytes) in inputs {
+        h.update(path.as_os_str().as_bytes());
+        h.update([0]);
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_found() {
+        let text = "\
+numpy==1.26
+-r base.txt
+--requirement=dev.txt
+-c constraints.txt
+--constraint   more constraints.txt
+-rshort.txt
+# -r commented.txt
+-r https://example.com/remote.txt
+torch  # -r not-a-ref.txt
+-e ./local-pkg
+--find-links ./wheels
+";
+        assert_eq!(
+            references(text),
+            [
+                "base.txt",
+                "dev.txt",
+                "constraints.txt",
+                "more constraints.txt",
+                "short.txt"
+            ]
+        );
+    }
+
+    #[test]
+    fn key_covers_every_input_and_the_image() {
+        let a = vec![("/p/r.txt".into(), b"x==1".to_vec())];
+        let b = vec![("/p/r.txt".into(), b"x==2".to_vec())];
+        let c = vec![
+            ("/p/r.txt".into(), b"x==1".to_vec()),
+            ("/p/b.txt".into(), b"y".to_vec()),
+        ];
+        assert_ne!(key(&a, "img1"), key(&b, "img1"));
+        assert_ne!(key(&a, "img1"), key(&a, "img2"));
+        assert_ne!(key(&a, "img1"), key(&c, "img1"));
+        assert_eq!(key(&a, "img1"), key(&a, "img1"));
+        assert_eq!(key(&a, "img1").len(), 64);
+    }
+
+    #[test]
+    fn reads_references_recursively_and_rejects_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(root.join("sub dir")).unwrap();
+        std::fs::write(root.join("requirements.txt"), "-r sub dir/base.txt\nx\n").unwrap();
+        std::fs::write(
+            root.join("sub dir/base.txt"),
+            "-c ../c.txt\n-r ../requirements.txt\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("c.txt"), "x<2\n").unwrap();
+        let r = Requirements::read(&root.join("requirements.txt"), &root, false).unwrap();
+        let names: Vec<_> = r
+            .inputs
+            .iter()
+            .map(|(p, _)| p.strip_prefix(&root).unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                Path::new("requirements.txt"),
+                Path::new("sub dir/base.txt"),
+                Path::new("c.txt")
+            ]
+        );
+
+        std::fs::write(root.join("c.txt"), "x<3\n").unwrap();
+        let r2 = Requirements::read(&root.join("requirements.txt"), &root, false).unwrap();
+        assert_ne!(
+            r.key("i"),
+            r2.key("i"),
+            "a referenced file's change changes the key"
+        );
+
+        std::fs::remove_file(root.join("c.txt")).unwrap();
+        let err = Requirements::read(&root.join("requirements.txt"), &root, false).unwrap_err();
+        assert!(err.contains("c.txt") && err.contains("not found"), "{err}");
+        let err = Requirements::read(&root.join("nope.txt"), &root, false).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "Requirements file not found: {}",
+                root.join("nope.txt").display()
+            )
+        );
+        let err = Requirements::read(Path::new("/etc/hostname"), &root, false).unwrap_err();
+        assert!(err.contains("inside the project folder"), "{err}");
+    }
+}
