@@ -29,6 +29,22 @@ pub const PIP_CACHE_DIR: &str = "/opt/mlenv/pip-cache";
 /// PATH for an image that sets none.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// Inside the container: a login-shell snippet that puts back the PATH the shell was
+/// started with. Debian's /etc/profile resets PATH for login shells, which would drop the
+/// image's own PATH and the installed packages' commands.
+pub const PROFILE_SCRIPT_PATH: &str = "/etc/profile.d/zz-mlenv.sh";
+
+/// The snippet's text; `mlenv exec` sets MLENV_PATH before it starts the login shell.
+pub const PROFILE_SCRIPT: &str = "\
+# Written by mlenv: Debian's /etc/profile resets PATH for login shells; keep the environment's.
+if [ -n \"${MLENV_PATH:-}\" ]; then PATH=\"$MLENV_PATH\"; export PATH; fi
+";
+
+/// The host file mounted at [`PROFILE_SCRIPT_PATH`].
+pub fn profile_script(project: &Project) -> PathBuf {
+    project.data_dir.join("profile.sh")
+}
+
 /// What the create body needs to know about the image.
 #[derive(Debug, Clone)]
 pub struct ImageFacts {
@@ -159,6 +175,13 @@ pub fn create_body(
                 project.pip_cache.to_string_lossy().into_owned(),
                 PIP_CACHE_DIR,
             ),
+            Mount {
+                options: vec!["bind".into(), "ro".into()],
+                ..bind(
+                    profile_script(project).to_string_lossy().into_owned(),
+                    PROFILE_SCRIPT_PATH,
+                )
+            },
         ],
         userns,
         user: run_as,

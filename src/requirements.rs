@@ -97,12 +97,22 @@ pub fn references(text: &str) -> Vec<String> {
                     None
                 }
             })
-            .map(str::trim);
+            .map(|t| unquote(t.trim()));
         if let Some(t) = target.filter(|t| !t.is_empty() && !t.contains("://")) {
             out.push(t.to_string());
         }
     }
     out
+}
+
+/// pip reads option values shell-style: `-r "base file.txt"` names `base file.txt`.
+fn unquote(s: &str) -> &str {
+    for q in ['"', '\''] {
+        if let Some(inner) = s.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    s
 }
 
 pub fn key(inputs: &[(PathBuf, Vec<u8>)], image_id: &str) -> String {
@@ -133,6 +143,7 @@ numpy==1.26
 -c constraints.txt
 --constraint   more constraints.txt
 -rshort.txt
+-r \"quoted name.txt\"
 # -r commented.txt
 -r https://example.com/remote.txt
 torch  # -r not-a-ref.txt
@@ -146,7 +157,8 @@ torch  # -r not-a-ref.txt
                 "dev.txt",
                 "constraints.txt",
                 "more constraints.txt",
-                "short.txt"
+                "short.txt",
+                "quoted name.txt"
             ]
         );
     }

@@ -17,8 +17,9 @@ use crate::podman::Podman;
 use crate::ui;
 
 /// Bash when the image has it, else sh; a login shell, as `toolbox enter` gives.
-const LOGIN_SHELL: &str =
-    "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi";
+/// MLENV_PATH carries the environment's PATH past /etc/profile (see create::PROFILE_SCRIPT).
+const LOGIN_SHELL: &str = "MLENV_PATH=\"$PATH\"; export MLENV_PATH; \
+     if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi";
 
 /// What to run: the argv, and whether it gets a terminal.
 #[derive(Debug, PartialEq)]

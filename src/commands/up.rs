@@ -6,7 +6,9 @@ use std::time::Duration;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 
 use crate::config::{self, Config, Up};
-use crate::create::{create_body, python_dir, ImageFacts, UserMode};
+use crate::create::{
+    create_body, profile_script, python_dir, ImageFacts, UserMode, PROFILE_SCRIPT,
+};
 use crate::envfile::EnvFile;
 use crate::error::{Exit, EXIT_DRIFT};
 use crate::podman::{Container, Podman};
@@ -17,12 +19,17 @@ use crate::{state, ui};
 const SLOW_START_HINT: Duration = Duration::from_secs(3);
 
 pub async fn run(cfg: &Config, up: &Up, podman: &Podman) -> Result<()> {
-    let image_id = bring_up(cfg, up, podman).await?;
-    install_requirements(cfg, up, podman, &image_id).await
+    let (image_id, lock) = bring_up(cfg, up, podman).await?;
+    install_requirements(cfg, up, podman, &image_id, lock).await
 }
 
-/// Makes the container run; returns its image's ID.
-async fn bring_up(cfg: &Config, up: &Up, podman: &Podman) -> Result<String> {
+/// Makes the container run; returns its image's ID, and the project lock when this run had
+/// to take it (everything but the warm path does).
+async fn bring_up(
+    cfg: &Config,
+    up: &Up,
+    podman: &Podman,
+) -> Result<(String, Option<state::ProjectLock>)> {
     let name = &cfg.project.container;
     let mut wanted = up.settings.clone();
     if let Some(env) = &up.env {
@@ -36,40 +43,42 @@ async fn bring_up(cfg: &Config, up: &Up, podman: &Podman) -> Result<String> {
                 let current = recorded_settings(&c)?;
                 refuse_drift(cfg, &differences(&current, &wanted, up.given))?;
                 ui::success(&format!("{name} is running"));
-                return Ok(c.image);
+                return Ok((c.image, None));
             }
         }
     }
 
-    let _lock = state::lock_project(&cfg.project.state_dir)?;
+    let lock = state::lock_project(&cfg.project.state_dir)?;
     // Whoever held the lock before us may have done the work already.
     let mut existing = podman.inspect(name).await?;
     if existing.is_none() {
         existing = restore_set_aside(podman, name).await?;
     }
-    match existing {
+    let image_id = match existing {
         None => {
             if let Some(note) = &up.gpu_note {
                 ui::info(note);
             }
-            create_and_start(cfg, podman, &wanted, up.env.as_ref()).await
+            create_and_start(cfg, podman, &wanted, up.env.as_ref()).await?
         }
         Some(c) => {
             let current = recorded_settings(&c)?;
             if up.recreate {
-                return recreate(cfg, up, podman, &c, &current, &wanted).await;
+                recreate(cfg, up, podman, &c, &current, &wanted).await?
+            } else {
+                refuse_drift(cfg, &differences(&current, &wanted, up.given))?;
+                if c.state.running {
+                    ui::success(&format!("{name} is running"));
+                } else {
+                    start(podman, name).await?;
+                    ui::success(&format!("Started {name}"));
+                    show_access(&current);
+                }
+                c.image
             }
-            refuse_drift(cfg, &differences(&current, &wanted, up.given))?;
-            if c.state.running {
-                ui::success(&format!("{name} is running"));
-                return Ok(c.image);
-            }
-            start(podman, name).await?;
-            ui::success(&format!("Started {name}"));
-            show_access(&current);
-            Ok(c.image)
         }
-    }
+    };
+    Ok((image_id, Some(lock)))
 }
 
 /// Installs the requirements unless the record beside the installed packages says these
@@ -80,6 +89,7 @@ async fn install_requirements(
     up: &Up,
     podman: &Podman,
     image_id: &str,
+    lock: Option<state::ProjectLock>,
 ) -> Result<()> {
     let Some(req) = &up.requirements else {
         return Ok(());
@@ -89,12 +99,24 @@ async fn install_requirements(
     let dir = python_dir(&cfg.project, image_id);
     let record = dir.join(REQUIREMENTS_RECORD);
     let file = req.file.display();
-    if !req.force
-        && std::fs::read_to_string(&record).is_ok_and(|r| r.lines().next() == Some(key.as_str()))
-    {
+    let installed =
+        || std::fs::read_to_string(&record).is_ok_and(|r| r.lines().next() == Some(key.as_str()));
+    let skip = || {
         ui::info(&format!(
             "requirements unchanged (sha256 {short}), skipping"
-        ));
+        ))
+    };
+    if !req.force && installed() {
+        skip();
+        return Ok(());
+    }
+    // One install at a time per project; a concurrent `up` may have just done this one.
+    let _lock = match lock {
+        Some(lock) => lock,
+        None => state::lock_project(&cfg.project.state_dir)?,
+    };
+    if !req.force && installed() {
+        skip();
         return Ok(());
     }
     // The record goes first: a failed or interrupted install must be retried next time.
@@ -333,6 +355,9 @@ async fn create_and_start(
     ] {
         state::create_private_dir(&dir)?;
     }
+    let profile = profile_script(&cfg.project);
+    std::fs::write(&profile, PROFILE_SCRIPT)
+        .wrap_err_with(|| format!("cannot write {}", profile.display()))?;
     let info = podman.info().await?;
     tracing::debug!(version = %info.version, rootless = info.rootless, "podman service");
     let user = UserMode::choose(

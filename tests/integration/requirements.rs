@@ -22,17 +22,19 @@ use super::harness::{exists, free_port, inspect, podman, text, wait_until, Proje
 // Wheels, requirements files, and what to look at
 // ---------------------------------------------------------------------------------------
 
-/// Builds `NAME-VER-py3-none-any.whl` files: `NAME/__init__.py` with `VERSION`, and
-/// `NFILES` more modules (to make pip slow enough to catch in the act).
+/// Builds `NAME-VER-py3-none-any.whl` files: `NAME/__init__.py` with `VERSION`, a console
+/// script `NAME-tool` printing `tool VERSION`, and `NFILES` more modules (to make pip slow
+/// enough to catch in the act).
 const WHEEL_PY: &str = r#"
 import json, os, sys, zipfile
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
 for name, ver, nfiles in json.loads(sys.argv[2]):
     info = f"{name}-{ver}.dist-info"
-    files = {f"{name}/__init__.py": f'VERSION = "{ver}"\n'}
+    files = {f"{name}/__init__.py": f'VERSION = "{ver}"\ndef main():\n    print("tool", VERSION)\n'}
     for i in range(nfiles):
         files[f"{name}/m{i}.py"] = "x = 1\n"
+    files[f"{info}/entry_points.txt"] = f"[console_scripts]\n{name}-tool = {name}:main\n"
     files[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {ver}\n"
     files[f"{info}/WHEEL"] = "Wheel-Version: 1.0\nGenerator: mlenv-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     record = "".join(f"{p},,\n" for p in files) + f"{info}/RECORD,,\n"
@@ -599,6 +601,80 @@ fn requirements_changed_referenced_file_reinstalls_and_force_reinstalls() {
     );
 }
 
+#[test]
+fn requirements_console_scripts_are_on_path_in_exec_and_the_login_shell() {
+    let (p, wh) = project_with_wheels("req-scripts", &[("reqcli", "1.0", 0)]);
+    write(&p.dir.join("reqs.txt"), &(offline(&wh) + "reqcli\n"));
+    assert_installed(&up_ok(&p, &["--requirements", "reqs.txt"]), "install");
+    let name = p.name();
+    let script = python_dir(&p, &name, &image_id(&name)).join("bin/reqcli-tool");
+    assert!(
+        script.is_file(),
+        "no console script at {}",
+        script.display()
+    );
+
+    // The container's own environment (podman exec), and `mlenv exec -c` (sh -c).
+    assert_eq!(
+        podman_ok(&["exec", &name, "reqcli-tool"]).trim(),
+        "tool 1.0"
+    );
+    let out = p.ok(&["exec", "-c", "reqcli-tool"]);
+    assert_eq!(text(&out.stdout).trim(), "tool 1.0", "mlenv exec -c");
+
+    // `mlenv exec` without -c: the login shell (commands from stdin here, no TTY). A login
+    // shell reads /etc/profile, which on Debian and Ubuntu images sets PATH afresh.
+    let mut child = p
+        .mlenv()
+        .arg("exec")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"echo \"PATH=$PATH\"; reqcli-tool; python3 -c 'import reqcli; print(reqcli.VERSION)'\n")
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.lines().any(|l| l == "tool 1.0"),
+        "the login shell of `mlenv exec` does not find the console script: {stdout}\nstderr: {}",
+        text(&out.stderr)
+    );
+    assert!(stdout.lines().any(|l| l == "1.0"), "{stdout}");
+}
+
+#[test]
+fn requirements_two_concurrent_ups_install_once() {
+    let (p, wh) = project_with_wheels("req-concurrent", &[("reqconc", "1.0", SLOW_FILES)]);
+    write(&p.dir.join("reqs.txt"), &(offline(&wh) + "reqconc\n"));
+    // The container first: both `up`s then find it running.
+    assert!(!installed(&up_ok(&p, &["--requirements", "none"])));
+    let name = p.name();
+    let before = exec_ids(&name);
+    let a = spawn_up(&p, &[], &["--requirements", "reqs.txt"], &[]);
+    let b = spawn_up(&p, &[], &["--requirements", "reqs.txt"], &[]);
+    let (sa, ea) = a.finish(Duration::from_secs(180));
+    let (sb, eb) = b.finish(Duration::from_secs(180));
+    assert!(sa.success() && sb.success(), "a: {ea}\nb: {eb}");
+    assert_version(&name, "reqconc", "1.0", "after both");
+    let pip_runs = exec_ids(&name) - before;
+    assert_eq!(
+        (pip_runs, [&ea, &eb].iter().filter(|e| installed(e)).count()),
+        (1, 1),
+        "two `up`s at once: pip should run once, the other `up` skip; a: {ea}\nb: {eb}"
+    );
+    assert!(
+        skipped(&ea).is_some() || skipped(&eb).is_some(),
+        "neither `up` skipped: a: {ea}\nb: {eb}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Failures
 // ---------------------------------------------------------------------------------------
@@ -1029,15 +1105,17 @@ fn requirements_quiet_hides_pip_and_otherwise_pip_streams_live() {
     assert_version(&name, "reqquiet", "1.0", "quiet install");
     assert!(record(&p, &name).is_file());
 
-    // Without --quiet pip's lines arrive while it runs, not at the end.
+    // Without --quiet pip's lines arrive while pip still runs (it then takes seconds to
+    // unpack the slow wheel), not when it is done.
     write(&file, &(offline(&wh) + "reqquiet==2.0\n"));
-    let mut run = spawn_up(&p, &[], &["--requirements", "reqs.txt"], &[]);
+    let ns = container_pidns(&name);
+    let run = spawn_up(&p, &[], &["--requirements", "reqs.txt"], &[]);
     let end = Instant::now() + Duration::from_secs(120);
     let mut live = false;
     while Instant::now() < end {
         match run.lines.recv_timeout(Duration::from_millis(100)) {
             Ok(line) if line.contains("Installing collected packages") => {
-                live = run.child.try_wait().unwrap().is_none();
+                live = !pip_pids(&ns).is_empty();
                 break;
             }
             Ok(_) => {}
@@ -1051,10 +1129,7 @@ fn requirements_quiet_hides_pip_and_otherwise_pip_streams_live() {
         stderr.contains("Installing collected packages"),
         "no pip output without --quiet: {stderr}"
     );
-    assert!(
-        live,
-        "pip's output came only after mlenv was done: {stderr}"
-    );
+    assert!(live, "pip's output came only after pip was done: {stderr}");
     assert_installed(&stderr, "v2");
     assert_version(&name, "reqquiet", "2.0", "v2");
 }
