@@ -479,7 +479,7 @@ _mlenv() {
             return 0
             ;;
         mlenv__subcmd__up)
-            opts="-p -v -q -C -h -V --image --port --env-file --gpu --memory --cpus --no-user-mapping --recreate --verbose --quiet --host --project --help --version"
+            opts="-p -v -q -C -h -V --image --port --env-file --gpu --memory --cpus --no-user-mapping --recreate --requirements --force-requirements --verbose --quiet --host --project --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -510,6 +510,10 @@ _mlenv() {
                     return 0
                     ;;
                 --cpus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --requirements)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -46,10 +46,12 @@ complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l env-file -d 'Load env
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l gpu -d 'GPUs: all, none, indices (0,1), or CDI names (nvidia.com/gpu=0) [default: all when an NVIDIA CDI spec exists, else none]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l memory -d 'Memory limit, e.g. 16g, 512m' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l cpus -d 'CPU limit, e.g. 4 or 2.5' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l requirements -d 'Install this requirements file with pip (a file inside the project), or `none` [default: the project\'s requirements.txt when it has one]' -r -F
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s C -l project -d 'Project folder [default: the current directory]' -r -F
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l no-user-mapping -d 'Run as the image\'s own user instead of mapping your user into the container'
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l recreate -d 'Replace an existing container that has other settings (project files are kept)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l force-requirements -d 'Reinstall the requirements even when nothing changed'
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s v -l verbose -d 'Explain every step, and log at debug level'
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s h -l help -d 'Print help'
