@@ -251,8 +251,37 @@ pub async fn run_logged(
         .map_err(|e| podman.explain(e))?
         .ok_or_else(|| eyre!("podman did not attach to the exec session"))?;
     let (mut output, _input) = mux.split();
+    let pid = exec
+        .inspect()
+        .await
+        .ok()
+        .and_then(|i| i["Pid"].as_i64())
+        .filter(|p| *p > 0);
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     let mut partial = String::new();
-    while let Some(chunk) = output.next().await {
+    loop {
+        let chunk = tokio::select! {
+            chunk = output.next() => match chunk {
+                Some(chunk) => chunk,
+                None => break,
+            },
+            _ = &mut interrupted => {
+                // The exec'd process would go on without us, and race the retry of the
+                // next `up`: pass the Ctrl-C on to it.
+                if let Some(pid) = pid.filter(|p| runs(*p, &argv[0])) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid as i32),
+                        nix::sys::signal::Signal::SIGINT,
+                    );
+                }
+                return Err(crate::error::Exit {
+                    code: 130,
+                    message: format!("Interrupted: stopped {}", argv.join(" ")),
+                }
+                .into());
+            }
+        };
         let bytes = match chunk {
             Ok(TtyChunk::StdOut(b)) | Ok(TtyChunk::StdErr(b)) => b,
             Ok(TtyChunk::StdIn(_)) => continue,
@@ -270,10 +299,19 @@ pub async fn run_logged(
     if !partial.is_empty() {
         tracing::debug!(target: "mlenv::exec", "{}", partial.trim_end());
     }
+
     let info = exec.inspect().await.map_err(|e| podman.explain(e))?;
     info["ExitCode"]
         .as_i64()
         .ok_or_else(|| eyre!("podman reported no exit code for {}", argv.join(" ")))
+}
+
+/// Whether host process `pid` is still `program` (podman reports the exec's host PID; this
+/// guards against signalling a process that took the number since).
+fn runs(pid: i64, program: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| c.split(|b| *b == 0).next() == Some(program.as_bytes()))
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
