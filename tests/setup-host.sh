@@ -388,6 +388,42 @@ for tag in pull pull-tty; do
     fi
 done
 
+# -------------------------------------------------------- rootful service --
+# A rootful podman service whose socket the test user may use, for the tests of mlenv's
+# rootful mode (no keep-id there: the container runs as the caller's uid:gid). Its own
+# containers.conf (through CONTAINERS_CONF, so /etc/containers is left alone) carries the
+# same machine quirks as the user's. Access to a rootful socket is root-equivalent: fine on
+# a throwaway test machine, never on a real one.
+ROOTFUL_DIR=/run/mlenv-test-rootful
+ROOTFUL_SOCK=$ROOTFUL_DIR/podman.sock
+ROOTFUL_CONF=/var/lib/mlenv-test-rootful/containers.conf
+write_if_changed "$ROOTFUL_CONF" "# Written by mlenv tests/setup-host.sh.
+$CONTAINERS_CONF" root:root 0644 || true
+rootful_podman() { CONTAINERS_CONF=$ROOTFUL_CONF podman "$@"; }
+if curl -fsS -m 2 --unix-socket "$ROOTFUL_SOCK" http://d/v4.3.1/libpod/_ping >/dev/null 2>&1; then
+    log "rootful service on $ROOTFUL_SOCK answers"
+else
+    log "starting a rootful service on $ROOTFUL_SOCK"
+    install -d -m 0750 -o root -g "$TEST_GID" "$ROOTFUL_DIR"
+    rm -f "$ROOTFUL_SOCK"
+    # exec: no shell stays behind holding this script's stdout open.
+    (cd / && CONTAINERS_CONF=$ROOTFUL_CONF exec setsid podman system service --time=0 \
+        "unix://$ROOTFUL_SOCK" >/var/lib/mlenv-test-rootful/service.log 2>&1 </dev/null) &
+    for _ in $(seq 1 100); do
+        curl -fsS -m 2 --unix-socket "$ROOTFUL_SOCK" http://d/v4.3.1/libpod/_ping >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    curl -fsS -m 2 --unix-socket "$ROOTFUL_SOCK" http://d/v4.3.1/libpod/_ping >/dev/null \
+        || die "rootful service did not start; see /var/lib/mlenv-test-rootful/service.log"
+fi
+chgrp "$TEST_GID" "$ROOTFUL_SOCK"
+chmod 0660 "$ROOTFUL_SOCK"
+if ! rootful_podman image exists "$BUSYBOX_IMAGE"; then
+    log "importing $BUSYBOX_IMAGE into root's storage"
+    rootful_podman import --quiet --change 'CMD ["/bin/sh"]' --change "ENV PATH=$PATH_IN_IMAGE" \
+        "$CACHE/busybox.tar" "$BUSYBOX_IMAGE" >/dev/null
+fi
+
 # ----------------------------------------------------------------- summary --
 echo
 echo "mlenv test host ready in $((SECONDS - T0))s"
@@ -395,6 +431,7 @@ echo "  user:    $TEST_USER (uid $TEST_UID), XDG_RUNTIME_DIR=$RUNDIR"
 echo "  podman:  $(as_user podman version --format '{{.Client.Version}}') ($(as_user podman info --format '{{.Host.OCIRuntime.Name}}, {{.Store.GraphDriverName}}, cgroups {{.Host.CgroupsVersion}}'))"
 echo "  socket:  unix://$SOCK"
 echo "  CDI:     $CDI_SPEC (mlenv.test/dev=zero, mlenv.test/dev=full)"
+echo "  rootful: unix://$ROOTFUL_SOCK (group $TEST_USER)"
 echo "  registry: http://$REGISTRY (mlenv-test/busybox:pull, :pull-tty)"
 echo "  images:"
 as_user podman images --format '    {{.Repository}}:{{.Tag}}  {{.Size}}' | grep mlenv-test || true

@@ -240,6 +240,9 @@ pub async fn run_logged(
         .working_dir(workdir)
         .env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .build();
+    // Registered before the process starts, so a Ctrl-C at any moment is ours to pass on.
+    let mut interrupted = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .wrap_err("cannot watch for Ctrl-C")?;
     let container = podman.api().containers().get(name);
     let exec = container
         .create_exec(&opts)
@@ -257,8 +260,6 @@ pub async fn run_logged(
         .ok()
         .and_then(|i| i["Pid"].as_i64())
         .filter(|p| *p > 0);
-    let interrupted = tokio::signal::ctrl_c();
-    tokio::pin!(interrupted);
     let mut partial = String::new();
     loop {
         let chunk = tokio::select! {
@@ -266,7 +267,7 @@ pub async fn run_logged(
                 Some(chunk) => chunk,
                 None => break,
             },
-            _ = &mut interrupted => {
+            _ = interrupted.recv() => {
                 // The exec'd process would go on without us, and race the retry of the
                 // next `up`: pass the Ctrl-C on to it.
                 if let Some(pid) = pid.filter(|p| runs(*p, &argv[0])) {

@@ -13,3 +13,4 @@ mod exec_status;
 mod faults;
 mod pull;
 mod requirements;
+mod rootful;
