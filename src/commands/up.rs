@@ -199,19 +199,21 @@ async fn recreate(
     let name = &cfg.project.container;
     let mut merged = merge(current, wanted, up.given);
     // A kept env file is read again: its values were never stored anywhere.
+    // (An env file given on this run is already in `merged`, digest and all.)
     let env = match (&up.env, &merged.env_file) {
         (Some(e), _) => Some(e.clone()),
-        (None, Some(path)) => Some(config::reread_env(path)?),
+        (None, Some(path)) => {
+            let e = config::reread_env(path)?;
+            merged.env_keys = e.keys();
+            merged.env_digest = Some(e.digest(&digest_key(cfg)?));
+            Some(e)
+        }
         (None, None) => None,
     };
-    if let Some(e) = &env {
-        merged.env_keys = e.keys();
-        merged.env_digest = Some(e.digest(&digest_key(cfg)?));
-    }
     // Before anything is touched: an image that cannot be had changes nothing.
     ensure_image(podman, &merged.image).await?;
     ui::info(&format!(
-        "Replacing {name} (files in {} are kept; anything installed inside the container is not)",
+        "Replacing {name} (files in {} and installed Python packages are kept; other changes inside the container are not)",
         cfg.project.dir.display()
     ));
     let aside = set_aside_name(name);
