@@ -72,6 +72,9 @@ pub enum Command {
     Status(StatusArgs),
     /// Show the container's logs, or mlenv's own debug log with --mlenv.
     Logs(LogsArgs),
+    /// List the GPUs podman can attach, or write the CDI spec for this machine's NVIDIA GPUs.
+    #[command(subcommand)]
+    Gpu(GpuCommand),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the man page (roff) of mlenv, or of one subcommand.
@@ -155,6 +158,38 @@ pub struct LogsArgs {
     /// Show mlenv's own timestamped debug log for this project instead.
     #[arg(long)]
     pub mlenv: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GpuCommand {
+    /// The CDI devices podman can attach (their names for --gpu), with their spec files
+    /// and anything that would stop podman from using them.
+    List(GpuListArgs),
+    /// Find the NVIDIA driver and GPUs (no nvidia-ctk needed) and write a CDI spec where the
+    /// installed podman reads it; regenerates one mlenv wrote after a driver upgrade.
+    Setup(GpuSetupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GpuListArgs {
+    /// Print machine-readable JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GpuSetupArgs {
+    /// Write the spec to this file (*.yaml) instead of where podman reads it by default.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Print the spec on stdout and write nothing.
+    #[arg(long, conflicts_with = "output")]
+    pub print: bool,
+
+    /// Look for the driver below this folder instead of / (a mounted system image).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use color_eyre::eyre::Result;
 
-use crate::cli::{Cli, Command, UpArgs};
+use crate::cli::{Cli, Command, GpuCommand, GpuSetupArgs, UpArgs};
 use crate::envfile::EnvFile;
 use crate::error::invalid;
 use crate::podman::{choose_socket, SocketChoice};
@@ -30,6 +30,19 @@ pub enum Action {
     Exec { command: Option<String> },
     Status { json: bool },
     Logs { follow: bool, mlenv: bool },
+    GpuList { json: bool },
+    GpuSetup(GpuSetup),
+}
+
+/// `mlenv gpu setup`, validated.
+#[derive(Debug)]
+pub struct GpuSetup {
+    /// Where the driver is looked for ("/" on a real host).
+    pub root: std::path::PathBuf,
+    /// Where to write the spec, when not where podman reads it by default.
+    pub output: Option<std::path::PathBuf>,
+    /// Print the spec instead of writing it.
+    pub print: bool,
 }
 
 /// What `up` was asked for, validated.
@@ -41,8 +54,9 @@ pub struct Up {
     pub given: Given,
     pub env: Option<EnvFile>,
     pub recreate: bool,
-    /// Why the GPU default was chosen, when `--gpu` was not given.
-    pub gpu_note: Option<String>,
+    /// The CDI names `--gpu` gave; `None` asks for the default (chosen when a container is
+    /// made, against the specs podman reads then).
+    pub gpus: Option<Vec<cdi::QualifiedName>>,
     /// What to install with pip after the container runs.
     pub requirements: Option<Requirements>,
 }
@@ -80,6 +94,10 @@ impl Config {
             Command::Logs(a) => Action::Logs {
                 follow: a.follow,
                 mlenv: a.mlenv,
+            },
+            Command::Gpu(g) => match g {
+                GpuCommand::List(a) => Action::GpuList { json: a.json },
+                GpuCommand::Setup(a) => Action::GpuSetup(gpu_setup(a)?),
             },
             Command::Completions(_) | Command::Man(_) => {
                 unreachable!("handled before a project is located")
@@ -130,15 +148,14 @@ fn up(args: UpArgs, project: &Project) -> Result<Up> {
         .transpose()
         .map_err(invalid)?;
 
-    let specs = gpu::scan_specs(&gpu::SPEC_DIRS);
-    let (gpus, gpu_note) = match args.gpu.as_deref() {
-        Some(value) => (gpu::parse(value).map_err(invalid)?, None),
-        None => {
-            let (sel, why) = gpu::default_selection(&specs);
-            (sel, Some(why))
-        }
-    };
-    gpu::check_kinds_present(&gpus, &specs).map_err(invalid)?;
+    // Only the syntax here: whether podman can attach them depends on its version and
+    // the spec files, checked by `up` before anything is created or started.
+    let gpus = args
+        .gpu
+        .as_deref()
+        .map(gpu::parse)
+        .transpose()
+        .map_err(invalid)?;
 
     let env = args
         .env_file
@@ -150,7 +167,7 @@ fn up(args: UpArgs, project: &Project) -> Result<Up> {
     let settings = Settings {
         image,
         ports,
-        gpus: gpus.iter().map(|g| g.to_string()).collect(),
+        gpus: gpus.iter().flatten().map(|g| g.to_string()).collect(),
         memory,
         cpus,
         user_mapping: !args.no_user_mapping,
@@ -164,7 +181,7 @@ fn up(args: UpArgs, project: &Project) -> Result<Up> {
         given,
         env,
         recreate: args.recreate,
-        gpu_note,
+        gpus,
         requirements,
     })
 }
@@ -202,6 +219,43 @@ fn requirements(
     Requirements::read(&file, &project.dir, force)
         .map(Some)
         .map_err(invalid)
+}
+
+fn gpu_setup(a: GpuSetupArgs) -> Result<GpuSetup> {
+    let root = a.root.unwrap_or_else(|| "/".into());
+    if !root.is_dir() {
+        return Err(invalid(format!(
+            "invalid --root {}: not a folder; expected the root of a system to look for the NVIDIA driver in (default /)",
+            root.display()
+        )));
+    }
+    let root = root
+        .canonicalize()
+        .map_err(|e| invalid(format!("invalid --root {}: {e}", root.display())))?;
+    if let Some(out) = &a.output {
+        if out.extension().is_none_or(|e| e != "yaml") {
+            return Err(invalid(format!(
+                "invalid --output {}: expected a file name ending in .yaml (mlenv writes YAML, whose header comment marks the spec as mlenv's; podman reads *.yaml and *.json)",
+                out.display()
+            )));
+        }
+        let dir = out
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            return Err(invalid(format!(
+                "invalid --output {}: the folder {} does not exist",
+                out.display(),
+                dir.display()
+            )));
+        }
+    }
+    Ok(GpuSetup {
+        root,
+        output: a.output,
+        print: a.print,
+    })
 }
 
 /// Re-reads the env file a container was created with, for a recreate that keeps it.

@@ -1,14 +1,12 @@
 //! `--gpu` values, turned into CDI device references, and the default choice.
 
-use std::path::PathBuf;
-
 use cdi::QualifiedName;
+
+pub mod policy;
+pub mod preflight;
 
 /// The CDI kind of NVIDIA GPUs as `nvidia-ctk cdi generate` writes it.
 pub const NVIDIA_KIND: &str = "nvidia.com/gpu";
-
-/// Where podman (<= 5.4) reads CDI specs; the later directory wins on duplicates.
-pub const SPEC_DIRS: [&str; 2] = cdi::DEFAULT_SPEC_DIRS;
 
 const ACCEPTED: &str = "expected all, none, a comma-separated list of GPU indices or UUIDs (0,1 or GPU-<uuid>), or CDI device names (nvidia.com/gpu=0)";
 
@@ -55,80 +53,33 @@ fn is_nvidia_uuid(s: &str) -> bool {
     rest.is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
 }
 
-/// One CDI spec file found in the spec dirs and the kind it declares.
-#[derive(Debug, Clone)]
-pub struct SpecFile {
-    pub path: PathBuf,
-    /// `Err` holds why the spec is unusable (unreadable, invalid), naming the file.
-    pub kind: Result<String, String>,
-}
-
-/// Lists the spec files podman would read, with their kinds. A YAML spec (what
-/// `nvidia-ctk` writes by default) counts by its declared kind, since the `cdi` crate reads
-/// JSON only; a JSON spec must also be valid, as podman rejects it whole otherwise.
-pub fn scan_specs(dirs: &[&str]) -> Vec<SpecFile> {
-    cdi::scan_dirs(dirs)
-        .into_iter()
-        .map(|(path, spec)| {
-            let kind = match spec {
-                Ok(spec) => Ok(spec.kind.to_string()),
-                Err(cdi::Error::UnsupportedFormat { .. }) => cdi::peek_kind(&path)
-                    .ok_or_else(|| format!("{} declares no kind", path.display())),
-                Err(e) => Err(format!("{}: {e}", path.display())),
-            };
-            SpecFile { path, kind }
-        })
-        .collect()
-}
-
-/// The default when `--gpu` is not given: every NVIDIA GPU when a spec for them exists.
-/// Returns the selection and a sentence saying why, for the user.
-pub fn default_selection(specs: &[SpecFile]) -> (Vec<QualifiedName>, String) {
-    match specs
-        .iter()
-        .find(|s| s.kind.as_deref() == Ok(NVIDIA_KIND))
-    {
-        Some(spec) => (
-            vec![nvidia("all").expect("constant name is valid")],
-            format!("GPUs: all (NVIDIA CDI spec {})", spec.path.display()),
-        ),
-        None => (
-            vec![],
-            format!(
-                "GPUs: none (no NVIDIA CDI spec in {}; create one with `sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`, or pass --gpu)",
-                SPEC_DIRS.join(" or ")
-            ),
-        ),
+/// What the installed podman does with CDI, asked of the service. `MLENV_CDI_SPEC_DIRS`
+/// (colon-separated) overrides the directories, for setups mlenv cannot see into (a podman
+/// service started with another containers.conf). When the service cannot be reached, the
+/// rules of the oldest podman mlenv supports are assumed, with a warning: they give the
+/// lowest cdiVersion, which every later podman reads too.
+pub async fn installed(podman: &crate::podman::Podman) -> policy::PodmanCdi {
+    let version = match podman.version().await {
+        Ok(v) => v,
+        Err(e) => {
+            crate::ui::warn(&format!(
+                "cannot ask podman its version ({}); assuming podman 4.3 rules",
+                e.to_string().lines().next().unwrap_or_default()
+            ));
+            "4.3.0".to_string()
+        }
+    };
+    let configured = if policy::major_minor(&version) >= Some((5, 5)) {
+        policy::configured_for_user()
+    } else {
+        None
+    };
+    let mut cdi = policy::podman_cdi(&version, configured);
+    if let Some(dirs) = std::env::var_os("MLENV_CDI_SPEC_DIRS").filter(|d| !d.is_empty()) {
+        cdi.dirs = std::env::split_paths(&dirs).collect();
     }
-}
-
-/// Podman resolves CDI names only when the container starts, and then fails with a bare
-/// "unresolvable CDI devices". Checking here lets `up` refuse before creating anything.
-pub fn check_kinds_present(wanted: &[QualifiedName], specs: &[SpecFile]) -> Result<(), String> {
-    for name in wanted {
-        let kind = name.kind().to_string();
-        if specs.iter().any(|s| s.kind.as_deref() == Ok(kind.as_str())) {
-            continue;
-        }
-        let unreadable: Vec<String> = specs
-            .iter()
-            .filter_map(|s| s.kind.as_ref().err().cloned())
-            .collect();
-        let mut msg = format!(
-            "invalid --gpu: no CDI spec for {kind} (needed by {name}) in {}",
-            SPEC_DIRS.join(" or ")
-        );
-        if !unreadable.is_empty() {
-            msg.push_str(&format!("; could not read: {}", unreadable.join("; ")));
-        }
-        if kind == NVIDIA_KIND {
-            msg.push_str(
-                "; create one with `sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`",
-            );
-        }
-        return Err(msg);
-    }
-    Ok(())
+    tracing::debug!(podman = %cdi.podman, max = %cdi.max_version, dirs = ?cdi.dirs, "CDI rules");
+    cdi
 }
 
 #[cfg(test)]
@@ -176,25 +127,5 @@ mod tests {
             assert!(err.contains(want), "{input:?}: {err}");
             assert!(err.starts_with("invalid --gpu"), "{input:?}: {err}");
         }
-    }
-
-    #[test]
-    fn default_follows_the_nvidia_spec() {
-        let spec = |kind: Result<&str, &str>| SpecFile {
-            path: "/etc/cdi/x.yaml".into(),
-            kind: kind.map(str::to_string).map_err(str::to_string),
-        };
-        let (sel, why) = default_selection(&[spec(Ok("nvidia.com/gpu"))]);
-        assert_eq!(names(&sel), ["nvidia.com/gpu=all"]);
-        assert!(why.contains("/etc/cdi/x.yaml"));
-        let (sel, why) = default_selection(&[spec(Ok("amd.com/gpu")), spec(Err("unreadable"))]);
-        assert!(sel.is_empty());
-        assert!(why.starts_with("GPUs: none"));
-
-        let want = parse("0").unwrap();
-        assert!(check_kinds_present(&want, &[spec(Ok("nvidia.com/gpu"))]).is_ok());
-        let err =
-            check_kinds_present(&want, &[spec(Err("cannot read /etc/cdi/x.yaml"))]).unwrap_err();
-        assert!(err.contains("no CDI spec for nvidia.com/gpu") && err.contains("cannot read"));
     }
 }

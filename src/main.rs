@@ -11,6 +11,7 @@ mod error;
 mod gpu;
 mod image_ref;
 mod limits;
+mod nvidia;
 mod podman;
 mod ports;
 mod project;

@@ -345,6 +345,16 @@ impl Podman {
         })
     }
 
+    /// The service's podman version (`/libpod/version`: cheaper than `info`).
+    pub async fn version(&self) -> Result<String> {
+        let v: serde_json::Value = self
+            .client
+            .get_json(format!("{API}/libpod/version"))
+            .await
+            .map_err(|e| self.explain(e))?;
+        Ok(v["Version"].as_str().unwrap_or("").to_string())
+    }
+
     /// Creates the container. When podman says the name is taken but has no such container,
     /// the name is held in storage only: by a create still in flight (an earlier mlenv was
     /// interrupted while podman made the container), or by the leftover of one the service never

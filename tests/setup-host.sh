@@ -246,6 +246,13 @@ CDI_JSON='{
 # "unresolvable CDI devices" error). Podman rereads specs at each start.
 write_if_changed "$CDI_SPEC" "$CDI_JSON" 0:0 0644 || true
 
+# The GPU tests (tests/integration/gpu.rs) write specs where podman 4.3 reads them, as the
+# test user: /var/run/cdi (a tmpfs, gone at reboot) is made writable by that user's group,
+# as an admin would delegate it. The other tests never see a spec there: the GPU tests run
+# after them, one at a time, and remove what they wrote.
+install -d -o root -g "$TEST_GID" -m 2775 /run/cdi
+find /run/cdi -mindepth 1 -delete
+
 # ------------------------------------------------------------- API service --
 if ((CONFIG_CHANGED)); then
     # The service reads containers.conf only at start.

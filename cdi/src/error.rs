@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::name::QualifiedName;
 use crate::version::Version;
 
 /// Everything that can go wrong while parsing names, versions or specs.
@@ -73,8 +74,16 @@ pub enum Error {
     #[error("malformed CDI spec: {0}")]
     Json(#[from] serde_json::Error),
 
-    /// A spec file is YAML (`.yaml` or `.yml`), which this crate does not read.
-    #[error("cannot read CDI spec {path}: YAML specs are not supported, only JSON (*.json)")]
+    /// A spec is not well-formed YAML, or has a field of the wrong type, or an
+    /// unknown field, or lacks a required field.
+    #[error("malformed CDI spec: {0}")]
+    Yaml(#[from] serde_yaml_ng::Error),
+
+    /// A spec file is in a format this crate does not read.
+    ///
+    /// No longer returned: YAML specs were once refused with this error and
+    /// are now read. Kept so that code matching on it still compiles.
+    #[error("cannot read CDI spec {path}: unsupported format")]
     UnsupportedFormat {
         /// The file that was not read.
         path: PathBuf,
@@ -92,6 +101,24 @@ pub enum Error {
         /// The underlying error.
         #[source]
         source: std::io::Error,
+    },
+
+    /// Two spec files in one directory define the same device. Runtimes then
+    /// use neither definition, nor one from another directory: the device is
+    /// unresolvable (see [`Registry`](crate::Registry)).
+    #[error(
+        "CDI device {name} is defined in both {} and {}, in the same directory, \
+         so runtimes ignore it; keep only one definition",
+        first.display(),
+        second.display()
+    )]
+    ConflictingDevice {
+        /// The device.
+        name: QualifiedName,
+        /// The file that defined it first (in file name order).
+        first: PathBuf,
+        /// The file that defined it again.
+        second: PathBuf,
     },
 
     /// A spec loaded from a file is malformed or invalid; `source` says how.
@@ -121,5 +148,19 @@ impl Error {
         Error::InvalidSpec {
             reason: reason.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Errors must cross threads and convert into `eyre::Report` and the like.
+    #[test]
+    fn errors_are_send_and_sync() {
+        fn check<T: Send + Sync + 'static>() {}
+        check::<Error>();
+        check::<crate::ResolveError>();
+        check::<crate::Registry>();
     }
 }

@@ -20,7 +20,8 @@ use crate::version::Version;
 ///
 /// Deserialising checks only the shape (field names and types, required
 /// fields, a valid `kind` and `cdiVersion` syntax). [`Spec::from_json_str`],
-/// [`Spec::from_reader`] and [`Spec::load`] also run [`Spec::validate`].
+/// [`Spec::from_yaml_str`], [`Spec::from_reader`] and [`Spec::load`] also run
+/// [`Spec::validate`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
@@ -29,8 +30,12 @@ pub struct Spec {
     /// The vendor and class of every device in the spec (`kind`).
     pub kind: Kind,
     /// Spec annotations: metadata for CDI consumers, not passed to containers.
-    /// Needs `cdiVersion` 0.6.0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Needs `cdiVersion` 0.6.0. A key given twice is an error.
+    #[serde(
+        default,
+        deserialize_with = "unique_keys",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub annotations: Option<BTreeMap<String, String>>,
     /// The devices; at least one.
     pub devices: Vec<Device>,
@@ -46,8 +51,12 @@ pub struct Device {
     /// The device name within the spec's kind, e.g. `0` (the `NAME` of
     /// `VENDOR/CLASS=NAME`). Names starting with a digit need `cdiVersion` 0.5.0.
     pub name: String,
-    /// Device annotations. Needs `cdiVersion` 0.6.0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Device annotations. Needs `cdiVersion` 0.6.0. A key given twice is an error.
+    #[serde(
+        default,
+        deserialize_with = "unique_keys",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub annotations: Option<BTreeMap<String, String>>,
     /// The edits that inject this device; required and not empty.
     pub container_edits: ContainerEdits,
@@ -220,10 +229,77 @@ where
     Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// Annotations whose keys are unique. Upstream reads every spec with a strict
+/// YAML reader, which refuses a mapping with a key given twice (in JSON too);
+/// serde's maps would silently keep the last value.
+fn unique_keys<'de, D>(
+    deserializer: D,
+) -> std::result::Result<Option<BTreeMap<String, String>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct UniqueKeys;
+
+    impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+        type Value = Option<BTreeMap<String, String>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of strings to strings")
+        }
+
+        fn visit_none<E>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> std::result::Result<Self::Value, D::Error> {
+            deserializer.deserialize_map(self)
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut access: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut map = BTreeMap::new();
+            while let Some((key, value)) = access.next_entry::<String, String>()? {
+                if map.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "annotation {key:?} is given more than once"
+                    )));
+                }
+                map.insert(key, value);
+            }
+            Ok(Some(map))
+        }
+    }
+
+    deserializer.deserialize_option(UniqueKeys)
+}
+
 impl Spec {
     /// Parses a JSON spec and [validates](Spec::validate) it.
     pub fn from_json_str(json: &str) -> Result<Spec> {
         Spec::from_json_slice(json.as_bytes())
+    }
+
+    /// Parses a YAML spec and [validates](Spec::validate) it.
+    ///
+    /// As strict as JSON, and as upstream (which reads YAML with
+    /// `sigs.k8s.io/yaml`'s `UnmarshalStrict`): unknown and duplicate fields
+    /// are rejected. A scalar is read as the type of its field, as upstream
+    /// does, so `name: 0` is the device name `"0"`; a quoted `major: "195"` is
+    /// not a number. The text must be a single YAML document.
+    pub fn from_yaml_str(yaml: &str) -> Result<Spec> {
+        check_not_empty(yaml.as_bytes())?;
+        let spec: Spec = serde_yaml_ng::from_str(yaml)?;
+        spec.validate()?;
+        Ok(spec)
     }
 
     /// Reads a JSON spec and [validates](Spec::validate) it.
@@ -233,27 +309,56 @@ impl Spec {
         Spec::from_json_slice(&bytes)
     }
 
-    /// Loads a JSON spec file and [validates](Spec::validate) it.
+    /// Loads a spec file and [validates](Spec::validate) it.
     ///
-    /// A `.yaml` or `.yml` file gives [`Error::UnsupportedFormat`]; any other
-    /// name is read as JSON. Errors other than [`Error::Io`] come wrapped in
-    /// [`Error::InFile`], which names the file.
+    /// A `.yaml` or `.yml` file (any case) is read as YAML
+    /// ([`Spec::from_yaml_str`]), any other as JSON. Upstream parses every
+    /// file with its YAML reader, so a `*.json` file holding YAML that is not
+    /// JSON loads in Podman but not here. Errors other than [`Error::Io`] come
+    /// wrapped in [`Error::InFile`], which names the file.
     pub fn load(path: impl AsRef<Path>) -> Result<Spec> {
         let path = path.as_ref();
-        let bytes = read_spec_file(path)?;
-        Spec::from_json_slice(&bytes).map_err(|source| Error::InFile {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let parsed = if is_yaml(path) {
+            std::str::from_utf8(&bytes)
+                .map_err(|e| Error::invalid_spec(format!("the YAML is not UTF-8: {e}")))
+                .and_then(Spec::from_yaml_str)
+        } else {
+            Spec::from_json_slice(&bytes)
+        };
+        parsed.map_err(|source| Error::InFile {
             path: path.to_path_buf(),
             source: Box::new(source),
         })
     }
 
     fn from_json_slice(bytes: &[u8]) -> Result<Spec> {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(Error::invalid_spec("the spec is empty"));
-        }
+        check_not_empty(bytes)?;
         let spec: Spec = serde_json::from_slice(bytes)?;
         spec.validate()?;
         Ok(spec)
+    }
+
+    /// The spec as indented JSON, without a trailing newline, with absent
+    /// optional fields left out. It does not [validate](Spec::validate)
+    /// first: call that before writing a spec for a runtime to read.
+    pub fn to_json_string_pretty(&self) -> Result<String> {
+        Ok(serde_json::to_string_pretty(self)?)
+    }
+
+    /// The spec as a YAML document in block style, ending with a newline,
+    /// with absent optional fields left out. It does not
+    /// [validate](Spec::validate) first: call that before writing a spec for a
+    /// runtime to read.
+    ///
+    /// Strings are quoted unless they are plainly strings to YAML 1.1 as well
+    /// as 1.2: the runtimes read YAML with Go's `yaml.v2` (YAML 1.1), which
+    /// would read a plain `yes`, `on` or `0755` as a boolean or a number.
+    pub fn to_yaml_string(&self) -> Result<String> {
+        Ok(crate::yaml::to_yaml_string(self)?)
     }
 
     /// Checks the rules of upstream's default validator
@@ -261,8 +366,9 @@ impl Spec {
     /// `specs-go/version.go`):
     ///
     /// * `cdiVersion` is a released version ([`Version::is_known`]) and at least
-    ///   [`Spec::minimum_version`]; `intelRdt.enableCMT`/`enableMBM` appear only
-    ///   before 1.1.0;
+    ///   [`Spec::minimum_version`], so never 0.1.0 or 0.2.0 (upstream accepts
+    ///   those names but requires at least 0.3.0 of every spec);
+    ///   `intelRdt.enableCMT`/`enableMBM` appear only before 1.1.0;
     /// * there is at least one device, and device names are valid and unique;
     /// * every device has non-empty `containerEdits`;
     /// * in all edits: `env` entries are `NAME=VALUE`; device nodes have a path,
@@ -280,14 +386,21 @@ impl Spec {
                 version: self.cdi_version,
             });
         }
-        if let Some((required, feature)) = self.requirements().into_iter().max_by_key(|r| r.0) {
-            if required > self.cdi_version {
-                return Err(Error::VersionTooLow {
-                    declared: self.cdi_version,
-                    required,
-                    feature,
-                });
-            }
+        let required = self.minimum_version();
+        if required > self.cdi_version {
+            let feature = self
+                .requirements()
+                .into_iter()
+                .filter(|r| r.0 == required)
+                .map(|r| r.1)
+                .next_back()
+                // Upstream's earliest version, 0.3.0, is the floor for all.
+                .unwrap_or_else(|| "any spec".to_string());
+            return Err(Error::VersionTooLow {
+                declared: self.cdi_version,
+                required,
+                feature,
+            });
         }
         if self.cdi_version >= Version::V1_1_0 {
             for (scope, edits) in self.all_edits() {
@@ -454,17 +567,13 @@ impl Spec {
     }
 }
 
-/// Reads a spec file's bytes, refusing YAML.
-fn read_spec_file(path: &Path) -> Result<Vec<u8>> {
-    if is_yaml(path) {
-        return Err(Error::UnsupportedFormat {
-            path: path.to_path_buf(),
-        });
+/// Upstream refuses a file without spec data; so do we, with a clearer word
+/// than the parser's "EOF while parsing".
+fn check_not_empty(bytes: &[u8]) -> Result<()> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::invalid_spec("the spec is empty"));
     }
-    std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    Ok(())
 }
 
 pub(crate) fn is_yaml(path: &Path) -> bool {
@@ -728,6 +837,108 @@ mod tests {
         }
     }
 
+    /// Each versioned feature, declared at every released version: accepted
+    /// from the version that introduced it on, refused before with
+    /// [`Error::VersionTooLow`] naming the feature.
+    #[test]
+    fn validate_per_declared_version_table() {
+        let spec_with = |top: &str, name: &str, edits: &str| {
+            format!(
+                r#"{{"cdiVersion":"VERSION","kind":"v.com/c"{top},
+                    "devices":[{{"name":"{name}","containerEdits":{edits}}}]}}"#
+            )
+        };
+        let cases: Vec<(&str, String, Version)> = vec![
+            (
+                "nothing versioned",
+                spec_with("", "d", NODE),
+                Version::V0_3_0,
+            ),
+            (
+                "mounts[].type",
+                spec_with(
+                    "",
+                    "d",
+                    r#"{"mounts":[{"hostPath":"/a","containerPath":"/a","type":"bind"}]}"#,
+                ),
+                Version::V0_4_0,
+            ),
+            (
+                "deviceNodes[].hostPath",
+                spec_with(
+                    "",
+                    "d",
+                    r#"{"deviceNodes":[{"path":"/a","hostPath":"/b"}]}"#,
+                ),
+                Version::V0_5_0,
+            ),
+            (
+                "starts with a digit",
+                spec_with("", "0", NODE),
+                Version::V0_5_0,
+            ),
+            (
+                "spec annotations",
+                spec_with(r#","annotations":{"a":"b"}"#, "d", NODE),
+                Version::V0_6_0,
+            ),
+            (
+                "annotations of device",
+                r#"{"cdiVersion":"VERSION","kind":"v.com/c","devices":[
+                    {"name":"d","annotations":{"a":"b"},"containerEdits":{"env":["A=1"]}}]}"#
+                    .to_string(),
+                Version::V0_6_0,
+            ),
+            (
+                "in the class",
+                spec_with("", "d", NODE).replace("v.com/c", "v.com/c.sub"),
+                Version::V0_6_0,
+            ),
+            (
+                "intelRdt",
+                spec_with("", "d", r#"{"intelRdt":{"closID":"g"}}"#),
+                Version::V0_7_0,
+            ),
+            (
+                "additionalGids",
+                spec_with("", "d", r#"{"additionalGids":[44]}"#),
+                Version::V0_7_0,
+            ),
+            (
+                "netDevices",
+                spec_with(
+                    "",
+                    "d",
+                    r#"{"netDevices":[{"hostInterfaceName":"eth1","name":"n"}]}"#,
+                ),
+                Version::V1_1_0,
+            ),
+        ];
+        for (feature, template, required) in cases {
+            for version in Version::KNOWN {
+                let json = template.replace("VERSION", &version.to_string());
+                let result = Spec::from_json_str(&json);
+                if version >= required {
+                    result.unwrap_or_else(|e| panic!("{feature} at {version}: {e}"));
+                    continue;
+                }
+                let err = result.expect_err(&format!("{feature} at {version}"));
+                let Error::VersionTooLow {
+                    declared,
+                    required: got,
+                    feature: ref what,
+                } = err
+                else {
+                    panic!("{feature} at {version}: {err:?}");
+                };
+                assert_eq!((declared, got), (version, required), "{feature}");
+                if required > Version::V0_3_0 {
+                    assert!(what.contains(feature), "{what:?} lacks {feature:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn declared_version_below_minimum_is_rejected() {
         let json = r#"{"cdiVersion":"0.5.0","kind":"v.com/c","annotations":{"a":"b"},
@@ -769,8 +980,19 @@ mod tests {
                 .contains(&format!("unknown cdiVersion {version}")));
             assert!(err.to_string().contains("0.1.0, 0.2.0"), "{err}");
         }
-        for version in Version::KNOWN {
+        for version in Version::KNOWN.into_iter().filter(|v| *v >= Version::V0_3_0) {
             Spec::from_json_str(&with_edits(&version.to_string(), NODE)).unwrap();
+        }
+        // Known, but below upstream's earliest supported version.
+        for version in ["0.1.0", "0.2.0"] {
+            let err = Spec::from_json_str(&with_edits(version, NODE)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "cdiVersion {version} is too old for this spec: \
+                     any spec needs cdiVersion 0.3.0 or later"
+                )
+            );
         }
         // Upstream's newVersion accepts a leading "v".
         let spec = Spec::from_json_str(&with_edits("v0.3.0", NODE)).unwrap();
@@ -1128,9 +1350,11 @@ mod tests {
             assert_eq!(is_yaml(Path::new(path)), yaml, "{path}");
         }
         let err = Spec::load("/nonexistent/nvidia.yaml").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "cannot read CDI spec /nonexistent/nvidia.yaml: YAML specs are not supported, only JSON (*.json)"
+        assert!(matches!(err, Error::Io { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("cannot read /nonexistent/nvidia.yaml: "),
+            "{err}"
         );
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Runtimes read every `*.json` and `*.yaml` file directly inside each spec
 //! directory (upstream `pkg/cdi/spec-dirs.go`: subdirectories are skipped, a
-//! missing directory is no error). This crate reads only JSON; YAML files are
-//! reported, not read.
+//! missing directory is no error; the extensions are matched exactly, so
+//! `*.yml` and `*.JSON` files are not specs). [`crate::Registry`] builds on
+//! this the device table a runtime would see.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -20,43 +21,45 @@ pub const DEFAULT_SPEC_DIRS: [&str; 2] = ["/etc/cdi", "/var/run/cdi"];
 ///
 /// Each entry is a file (or directory) and its result:
 ///
-/// * a `*.json` file: [`Spec::load`]'s result, but errors are not wrapped in
-///   [`Error::InFile`], since the path is at hand;
-/// * a `*.yaml` file: [`Error::UnsupportedFormat`], so that a caller can tell
-///   that a spec exists which this crate cannot read;
-/// * a directory that exists but cannot be listed: [`Error::Io`].
+/// * a `*.json` or `*.yaml` file: [`Spec::load`]'s result (JSON or YAML by
+///   the extension), but errors are not wrapped in [`Error::InFile`], since
+///   the path is at hand;
+/// * a directory that exists but cannot be listed: [`Error::Io`]. (Upstream
+///   skips such a directory silently; knowing why a spec is not seen is the
+///   point here.)
 ///
 /// Other files, subdirectories and missing directories are skipped.
 pub fn scan_dirs<P: AsRef<Path>>(dirs: &[P]) -> Vec<(PathBuf, Result<Spec>)> {
-    let mut found = Vec::new();
-    for dir in dirs {
-        let dir = dir.as_ref();
-        match spec_files(dir) {
-            Ok(files) => found.extend(files.into_iter().map(|path| {
+    dirs.iter().flat_map(|dir| scan_dir(dir.as_ref())).collect()
+}
+
+/// [`scan_dirs`] for one directory.
+pub(crate) fn scan_dir(dir: &Path) -> Vec<(PathBuf, Result<Spec>)> {
+    match spec_files(dir) {
+        Ok(files) => files
+            .into_iter()
+            .map(|path| {
                 let spec = load_unwrapped(&path);
                 (path, spec)
-            })),
-            Err(source) if source.kind() == ErrorKind::NotFound => {}
-            Err(source) => found.push((
-                dir.to_path_buf(),
-                Err(Error::Io {
-                    path: dir.to_path_buf(),
-                    source,
-                }),
-            )),
-        }
+            })
+            .collect(),
+        Err(source) if source.kind() == ErrorKind::NotFound => Vec::new(),
+        Err(source) => vec![(
+            dir.to_path_buf(),
+            Err(Error::Io {
+                path: dir.to_path_buf(),
+                source,
+            }),
+        )],
     }
-    found
 }
 
 /// The entries of [`scan_dirs`] that are, or may be, for `kind`: "is there a
 /// spec for `nvidia.com/gpu`?"
 ///
 /// That is every loaded spec of that kind, plus every failed entry whose kind
-/// is `kind` or cannot be told. The kind of a failed JSON spec is read from its
-/// `kind` field when the file is readable JSON; that of a YAML spec from a
-/// top-level `kind: VALUE` line (a line-based look, not a YAML parser). An
-/// entry of another kind is left out even if it failed.
+/// is `kind` or cannot be told ([`peek_kind`]). An entry of another kind is
+/// left out even if it failed.
 pub fn find_kind<P: AsRef<Path>>(dirs: &[P], kind: &Kind) -> Vec<(PathBuf, Result<Spec>)> {
     let wanted = kind.to_string();
     scan_dirs(dirs)
@@ -95,12 +98,17 @@ fn load_unwrapped(path: &Path) -> Result<Spec> {
 }
 
 /// The `kind` a spec file declares, if it can be told, without validating the
-/// spec: the `kind` field of a JSON file, or a top-level `kind:` line of a YAML
-/// file (which this crate cannot otherwise read).
+/// spec: the top-level `kind` string of a readable JSON or YAML file (by the
+/// extension, as [`Spec::load`] chooses). For YAML that does not parse, the
+/// value of a top-level `kind: VALUE` line, a line-based look.
 pub fn peek_kind(path: &Path) -> Option<String> {
     let bytes = std::fs::read(path).ok()?;
     if is_yaml(path) {
-        return yaml_kind(&String::from_utf8_lossy(&bytes));
+        let text = String::from_utf8_lossy(&bytes);
+        return match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text) {
+            Ok(value) => value.get("kind")?.as_str().map(str::to_string),
+            Err(_) => yaml_kind(&text),
+        };
     }
     let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     value.get("kind")?.as_str().map(str::to_string)

@@ -11,45 +11,81 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The `*.json` files in a fixture directory, sorted; fails if there are none.
-fn json_files(dir: &str) -> Vec<PathBuf> {
+/// The `*.json` and `*.yaml` files in a fixture directory, sorted; fails if
+/// there are none.
+fn spec_files(dir: &str) -> Vec<PathBuf> {
     let dir = fixtures().join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|ext| ext == "json" || ext == "yaml")
+        })
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no fixtures in {}", dir.display());
     files
 }
 
+fn good_files() -> Vec<PathBuf> {
+    let mut files = spec_files("upstream/good");
+    files.extend(spec_files("good"));
+    files
+}
+
+fn bad_files() -> Vec<PathBuf> {
+    let mut files = spec_files("upstream/bad");
+    files.extend(spec_files("bad"));
+    files
+}
+
+/// A fixture's content as a JSON value, whatever its format.
 fn raw(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    let bytes = std::fs::read(path).unwrap();
+    if path.extension().is_some_and(|ext| ext == "yaml") {
+        serde_yaml_ng::from_slice(&bytes).unwrap()
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    }
+}
+
+fn relative(path: &Path) -> &str {
+    path.strip_prefix(fixtures()).unwrap().to_str().unwrap()
 }
 
 #[test]
 fn good_fixtures_load_validate_and_round_trip() {
-    let mut files = json_files("upstream/good");
-    files.extend(json_files("good"));
-    for path in files {
+    for path in good_files() {
+        let at = relative(&path);
         let spec = Spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
         spec.validate().unwrap();
-        assert!(
-            spec.minimum_version() <= spec.cdi_version,
-            "{}",
-            path.display()
-        );
+        assert!(spec.minimum_version() <= spec.cdi_version, "{at}");
 
         // Serialising gives back the file's content, field for field.
-        assert_eq!(
-            serde_json::to_value(&spec).unwrap(),
-            raw(&path),
-            "{}",
-            path.display()
-        );
-        let pretty = serde_json::to_string_pretty(&spec).unwrap();
-        assert_eq!(Spec::from_json_str(&pretty).unwrap(), spec);
+        assert_eq!(serde_json::to_value(&spec).unwrap(), raw(&path), "{at}");
+
+        // JSON and YAML, written and read back in either order, give the
+        // same spec.
+        let json = spec.to_json_string_pretty().unwrap();
+        let yaml = spec.to_yaml_string().unwrap();
+        assert_eq!(Spec::from_json_str(&json).unwrap(), spec, "{at}");
+        assert_eq!(Spec::from_yaml_str(&yaml).unwrap(), spec, "{at}\n{yaml}");
+        let json_then_yaml = Spec::from_json_str(&json)
+            .unwrap()
+            .to_yaml_string()
+            .unwrap();
+        assert_eq!(json_then_yaml, yaml, "{at}");
+        let yaml_then_json = Spec::from_yaml_str(&yaml)
+            .unwrap()
+            .to_json_string_pretty()
+            .unwrap();
+        assert_eq!(yaml_then_json, json, "{at}");
+        // JSON is YAML too.
+        assert_eq!(Spec::from_yaml_str(&json).unwrap(), spec, "{at}");
+        // The YAML keeps the fields in the order of the types, like the JSON.
+        assert!(yaml.starts_with("cdiVersion: "), "{at}\n{yaml}");
+
         let compact = serde_json::to_vec(&spec).unwrap();
         assert_eq!(Spec::from_reader(compact.as_slice()).unwrap(), spec);
     }
@@ -57,8 +93,7 @@ fn good_fixtures_load_validate_and_round_trip() {
 
 #[test]
 fn bad_fixtures_fail_to_load() {
-    let mut files = json_files("upstream/bad");
-    files.extend(json_files("bad"));
+    let files = bad_files();
     for path in files {
         let err = Spec::load(&path).expect_err(&path.display().to_string());
         let Error::InFile { path: ref at, .. } = err else {
@@ -105,27 +140,45 @@ fn bad_fixture_reasons() {
         ),
         ("bad/unknown-version.json", "unknown cdiVersion 0.9.0"),
         ("bad/bad-hook-name.json", "hookName \"preStart\""),
+        (
+            "bad/unknown-field.yaml",
+            "unknown field `hostpath`, expected one of `path`, `hostPath`",
+        ),
+        (
+            "bad/duplicate-annotation.yaml",
+            "annotation \"vendor.com/owner\" is given more than once",
+        ),
+        (
+            "bad/quoted-number.yaml",
+            "devices[0].containerEdits.deviceNodes[0].major: invalid type: string \"240\", expected i64",
+        ),
     ];
     for &(file, fragment) in cases {
         let err = Spec::load(fixtures().join(file)).unwrap_err();
         assert!(err.to_string().contains(fragment), "{file}: {err}");
     }
     let listed: BTreeSet<&str> = cases.iter().map(|(file, _)| *file).collect();
-    for path in json_files("bad")
-        .into_iter()
-        .chain(json_files("upstream/bad"))
-    {
-        let relative = path.strip_prefix(fixtures()).unwrap().to_str().unwrap();
-        assert!(
-            listed.contains(relative),
-            "{relative} has no expected reason"
-        );
+    for path in bad_files() {
+        let at = relative(&path);
+        assert!(listed.contains(at), "{at} has no expected reason");
     }
 }
 
 #[test]
+fn nvidia_ctk_yaml_is_the_json_fixture() {
+    let json = Spec::load(fixtures().join("good/nvidia-ctk.json")).unwrap();
+    let yaml = Spec::load(fixtures().join("good/nvidia-ctk.yaml")).unwrap();
+    assert_eq!(yaml, json);
+}
+
+#[test]
 fn nvidia_ctk_like_spec() {
-    let spec = Spec::load(fixtures().join("good/nvidia-ctk.json")).unwrap();
+    for file in ["good/nvidia-ctk.json", "good/nvidia-ctk.yaml"] {
+        check_nvidia_ctk_like(&Spec::load(fixtures().join(file)).unwrap());
+    }
+}
+
+fn check_nvidia_ctk_like(spec: &Spec) {
     assert_eq!(spec.cdi_version, Version::V0_5_0);
     assert_eq!(spec.minimum_version(), Version::V0_5_0);
     assert_eq!(spec.kind.to_string(), "nvidia.com/gpu");
@@ -185,20 +238,60 @@ fn nvidia_ctk_like_spec() {
 }
 
 #[test]
-fn maximal_spec_needs_latest_version() {
-    let spec = Spec::load(fixtures().join("good/maximal.json")).unwrap();
-    assert_eq!(spec.minimum_version(), Version::V1_1_0);
-    let test_vendor = Spec::load(fixtures().join("good/gpu-like-test-vendor.json")).unwrap();
-    assert_eq!(test_vendor.minimum_version(), Version::V0_5_0);
-    let upstream = [
+fn amd_like_spec() {
+    let spec = Spec::load(fixtures().join("good/amd-gpu.json")).unwrap();
+    assert_eq!(spec.kind.to_string(), "amd.com/gpu");
+    let names: Vec<&str> = spec.devices.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["0", "1", "all"]);
+    let shared = spec.container_edits.as_ref().unwrap();
+    assert_eq!(shared.device_nodes[0].path, "/dev/kfd");
+    let all = spec.device("all").unwrap();
+    let render: Vec<&str> = all
+        .container_edits
+        .device_nodes
+        .iter()
+        .map(|n| n.path.as_str())
+        .filter(|p| p.starts_with("/dev/dri/renderD"))
+        .collect();
+    assert_eq!(render, ["/dev/dri/renderD128", "/dev/dri/renderD129"]);
+}
+
+/// The lowest `cdiVersion` of every good fixture, and whether each released
+/// version from 0.3.0 on accepts it: those from the minimum on do (but 1.1.0
+/// dropped nothing these fixtures use), those below do not.
+#[test]
+fn minimum_version_of_each_fixture() {
+    let cases: &[(&str, Version)] = &[
         ("upstream/good/minimal.json", Version::V0_3_0),
         ("upstream/good/spec-example.json", Version::V0_5_0),
+        ("good/amd-gpu.json", Version::V0_5_0),
+        ("good/gpu-like-test-vendor.json", Version::V0_5_0),
+        ("good/maximal.json", Version::V1_1_0),
+        ("good/nvidia-ctk.json", Version::V0_5_0),
+        ("good/nvidia-ctk.yaml", Version::V0_5_0),
     ];
-    for (file, want) in upstream {
-        assert_eq!(
-            Spec::load(fixtures().join(file)).unwrap().minimum_version(),
-            want
-        );
+    for &(file, want) in cases {
+        let spec = Spec::load(fixtures().join(file)).unwrap();
+        assert_eq!(spec.minimum_version(), want, "{file}");
+        for version in Version::KNOWN {
+            let mut redeclared = spec.clone();
+            redeclared.cdi_version = version;
+            let result = redeclared.validate();
+            if version >= want {
+                result.unwrap_or_else(|e| panic!("{file} at {version}: {e}"));
+            } else {
+                let err = result.expect_err(&format!("{file} at {version}"));
+                assert!(
+                    matches!(err, Error::VersionTooLow { required, .. } if required == want),
+                    "{file} at {version}: {err:?}"
+                );
+            }
+        }
+    }
+    let listed: BTreeSet<&str> = cases.iter().map(|(file, _)| *file).collect();
+    for path in good_files() {
+        let at = relative(&path);
+        assert!(listed.contains(at), "{at} has no expected minimum version");
     }
 }
 

@@ -95,7 +95,12 @@ fn scan_lists_json_and_yaml_sorted_per_dir() {
         let (_, spec) = found.iter().find(|(p, _)| p.ends_with(name)).unwrap();
         spec.as_ref().unwrap_err().to_string()
     };
-    assert!(err("nvidia.yaml").contains("YAML specs are not supported"));
+    // YAML is read, as strictly as JSON.
+    assert!(
+        err("nvidia.yaml").contains("missing field `containerEdits`"),
+        "{}",
+        err("nvidia.yaml")
+    );
     assert!(err("broken.json").contains("defined more than once"));
     assert!(err("garbage.json").starts_with("malformed CDI spec"));
     assert!(err("other.json").contains("unknown field"));
@@ -148,6 +153,44 @@ fn find_kind_returns_matching_and_undecidable_entries() {
     let intel: Kind = "intel.com/gpu".parse().unwrap();
     let names = file_names(&find_kind(&dirs, &intel));
     assert_eq!(names, [("garbage.json".to_string(), false)]);
+}
+
+#[test]
+fn peek_kind_reads_json_and_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        (
+            "a.json",
+            r#"{"kind": "nvidia.com/gpu", "extra": 1}"#,
+            Some("nvidia.com/gpu"),
+        ),
+        ("b.json", r#"{"kind": 3}"#, None),
+        ("c.json", "kind: nvidia.com/gpu", None),
+        ("d.yaml", NVIDIA_YAML, Some("nvidia.com/gpu")),
+        (
+            "e.yaml",
+            "{kind: amd.com/gpu, devices: []}",
+            Some("amd.com/gpu"),
+        ),
+        (
+            "f.yml",
+            "devices:\n  - name: x\nkind: 'amd.com/gpu'\n",
+            Some("amd.com/gpu"),
+        ),
+        // Not YAML at all; the line-based look still finds the kind.
+        (
+            "g.yaml",
+            "kind: amd.com/gpu\ndevices: [\n",
+            Some("amd.com/gpu"),
+        ),
+        ("h.yaml", "devices: []\n", None),
+    ];
+    for &(name, text, want) in cases {
+        let path = dir.path().join(name);
+        fs::write(&path, text).unwrap();
+        assert_eq!(cdi::peek_kind(&path).as_deref(), want, "{name}");
+    }
+    assert_eq!(cdi::peek_kind(&dir.path().join("missing.json")), None);
 }
 
 #[test]

@@ -25,6 +25,9 @@ _mlenv() {
             mlenv,exec)
                 cmd="mlenv__subcmd__exec"
                 ;;
+            mlenv,gpu)
+                cmd="mlenv__subcmd__gpu"
+                ;;
             mlenv,help)
                 cmd="mlenv__subcmd__help"
                 ;;
@@ -46,6 +49,24 @@ _mlenv() {
             mlenv,up)
                 cmd="mlenv__subcmd__up"
                 ;;
+            mlenv__subcmd__gpu,help)
+                cmd="mlenv__subcmd__gpu__subcmd__help"
+                ;;
+            mlenv__subcmd__gpu,list)
+                cmd="mlenv__subcmd__gpu__subcmd__list"
+                ;;
+            mlenv__subcmd__gpu,setup)
+                cmd="mlenv__subcmd__gpu__subcmd__setup"
+                ;;
+            mlenv__subcmd__gpu__subcmd__help,help)
+                cmd="mlenv__subcmd__gpu__subcmd__help__subcmd__help"
+                ;;
+            mlenv__subcmd__gpu__subcmd__help,list)
+                cmd="mlenv__subcmd__gpu__subcmd__help__subcmd__list"
+                ;;
+            mlenv__subcmd__gpu__subcmd__help,setup)
+                cmd="mlenv__subcmd__gpu__subcmd__help__subcmd__setup"
+                ;;
             mlenv__subcmd__help,completions)
                 cmd="mlenv__subcmd__help__subcmd__completions"
                 ;;
@@ -54,6 +75,9 @@ _mlenv() {
                 ;;
             mlenv__subcmd__help,exec)
                 cmd="mlenv__subcmd__help__subcmd__exec"
+                ;;
+            mlenv__subcmd__help,gpu)
+                cmd="mlenv__subcmd__help__subcmd__gpu"
                 ;;
             mlenv__subcmd__help,help)
                 cmd="mlenv__subcmd__help__subcmd__help"
@@ -76,6 +100,12 @@ _mlenv() {
             mlenv__subcmd__help,up)
                 cmd="mlenv__subcmd__help__subcmd__up"
                 ;;
+            mlenv__subcmd__help__subcmd__gpu,list)
+                cmd="mlenv__subcmd__help__subcmd__gpu__subcmd__list"
+                ;;
+            mlenv__subcmd__help__subcmd__gpu,setup)
+                cmd="mlenv__subcmd__help__subcmd__gpu__subcmd__setup"
+                ;;
             *)
                 ;;
         esac
@@ -83,7 +113,7 @@ _mlenv() {
 
     case "${cmd}" in
         mlenv)
-            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version up down restart rm exec status logs completions man help"
+            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version up down restart rm exec status logs gpu completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -194,8 +224,150 @@ _mlenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mlenv__subcmd__gpu)
+            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version list setup help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__gpu__subcmd__help)
+            opts="list setup help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__gpu__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__gpu__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__gpu__subcmd__help__subcmd__setup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__gpu__subcmd__list)
+            opts="-v -q -C -h -V --json --verbose --quiet --host --project --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__gpu__subcmd__setup)
+            opts="-v -q -C -h -V --output --print --root --verbose --quiet --host --project --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mlenv__subcmd__help)
-            opts="up down restart rm exec status logs completions man help"
+            opts="up down restart rm exec status logs gpu completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -239,6 +411,48 @@ _mlenv() {
         mlenv__subcmd__help__subcmd__exec)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__help__subcmd__gpu)
+            opts="list setup"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__help__subcmd__gpu__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__help__subcmd__gpu__subcmd__setup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -307,6 +307,48 @@ pub async fn run_logged(
         .ok_or_else(|| eyre!("podman reported no exit code for {}", argv.join(" ")))
 }
 
+/// Runs `argv` in the container without a TTY or stdin and returns its exit code, stdout and
+/// stderr. For short queries whose output mlenv reads (nvidia-smi for `status`).
+pub async fn capture(
+    podman: &Podman,
+    name: &str,
+    argv: &[String],
+) -> Result<(i64, Vec<u8>, Vec<u8>)> {
+    let opts = ExecCreateOpts::builder()
+        .command(argv)
+        .attach_stdout(true)
+        .attach_stderr(true)
+        .build();
+    let exec = podman
+        .api()
+        .containers()
+        .get(name)
+        .create_exec(&opts)
+        .await
+        .map_err(|e| podman.explain(e))?;
+    let mux = exec
+        .start(&ExecStartOpts::builder().tty(false).build())
+        .await
+        .map_err(|e| podman.explain(e))?
+        .ok_or_else(|| eyre!("podman did not attach to the exec session"))?;
+    let (mut output, _input) = mux.split();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    while let Some(chunk) = output.next().await {
+        match chunk {
+            Ok(TtyChunk::StdOut(b)) => out.extend_from_slice(&b),
+            Ok(TtyChunk::StdErr(b)) => err.extend_from_slice(&b),
+            Ok(TtyChunk::StdIn(_)) => {}
+            Err(e) => return Err(eyre!("the exec stream broke: {e}")),
+        }
+    }
+    let info = exec.inspect().await.map_err(|e| podman.explain(e))?;
+    let code = info["ExitCode"]
+        .as_i64()
+        .ok_or_else(|| eyre!("podman reported no exit code for {}", argv.join(" ")))?;
+    tracing::debug!(code, command = %argv.join(" "), "captured exec");
+    Ok((code, out, err))
+}
+
 /// Whether host process `pid` is still `program` (podman reports the exec's host PID; this
 /// guards against signalling a process that took the number since).
 fn runs(pid: i64, program: &str) -> bool {

@@ -1,6 +1,7 @@
 //! One module per subcommand, each `run(&Config, ...)`.
 
 pub mod exec;
+pub mod gpu;
 pub mod lifecycle;
 pub mod logs;
 pub mod status;
@@ -22,6 +23,8 @@ pub async fn run(cfg: &Config) -> Result<()> {
         Action::Exec { command } => exec::run(cfg, &podman, command.as_deref()).await,
         Action::Status { json } => status::run(cfg, &podman, *json).await,
         Action::Logs { follow, mlenv } => logs::run(cfg, &podman, *follow, *mlenv).await,
+        Action::GpuList { json } => gpu::list(&podman, *json).await,
+        Action::GpuSetup(args) => gpu::setup(&podman, args).await,
     }
 }
 

@@ -30,8 +30,54 @@ pub struct Status {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uptime_seconds: Option<u64>,
     pub gpus: Vec<String>,
+    /// Live use of the attached GPUs, from nvidia-smi in the container; empty when none are
+    /// attached or the container is not running.
+    pub gpu_usage: Vec<GpuUsage>,
+    /// Why `gpu_usage` is empty although GPUs are attached to a running container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu_usage_error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settings: Option<Settings>,
+}
+
+/// One GPU as nvidia-smi reports it. Values nvidia-smi cannot give (`[N/A]`, as on MIG
+/// slices) are `null`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GpuUsage {
+    pub index: u32,
+    pub name: String,
+    pub utilization_percent: Option<u32>,
+    pub memory_used_mib: Option<u64>,
+    pub memory_total_mib: Option<u64>,
+}
+
+/// The nvidia-smi query whose output [`parse_usage`] reads.
+pub const NVIDIA_SMI_QUERY: [&str; 3] = [
+    "nvidia-smi",
+    "--query-gpu=index,name,utilization.gpu,memory.used,memory.total",
+    "--format=csv,noheader,nounits",
+];
+
+/// Parses the CSV lines of [`NVIDIA_SMI_QUERY`].
+pub fn parse_usage(csv: &str) -> Result<Vec<GpuUsage>, String> {
+    csv.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').map(str::trim).collect();
+            let [index, name, util, used, total] = f[..] else {
+                return Err(format!("unexpected nvidia-smi line {line:?}"));
+            };
+            Ok(GpuUsage {
+                index: index
+                    .parse()
+                    .map_err(|_| format!("unexpected nvidia-smi line {line:?}"))?,
+                name: name.to_string(),
+                utilization_percent: util.parse().ok(),
+                memory_used_mib: used.parse().ok(),
+                memory_total_mib: total.parse().ok(),
+            })
+        })
+        .collect()
 }
 
 pub async fn run(cfg: &Config, podman: &Podman, json: bool) -> Result<()> {
@@ -39,7 +85,13 @@ pub async fn run(cfg: &Config, podman: &Podman, json: bool) -> Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let status = build(cfg, container.as_ref(), now)?;
+    let mut status = build(cfg, container.as_ref(), now)?;
+    if status.running && !status.gpus.is_empty() {
+        match gpu_usage(podman, &cfg.project.container).await {
+            Ok(usage) => status.gpu_usage = usage,
+            Err(why) => status.gpu_usage_error = Some(why),
+        }
+    }
     let mut out = std::io::stdout().lock();
     let text = if json {
         serde_json::to_string_pretty(&status)? + "\n"
@@ -66,6 +118,8 @@ fn build(cfg: &Config, c: Option<&Container>, now: i64) -> Result<Status> {
             started_at: None,
             uptime_seconds: None,
             gpus: vec![],
+            gpu_usage: vec![],
+            gpu_usage_error: None,
             settings: None,
         });
     };
@@ -90,8 +144,55 @@ fn build(cfg: &Config, c: Option<&Container>, now: i64) -> Result<Status> {
             .as_ref()
             .map(|s| s.gpus.clone())
             .unwrap_or_default(),
+        gpu_usage: vec![],
+        gpu_usage_error: None,
         settings,
     })
+}
+
+/// Asks nvidia-smi inside the container: it sees exactly the GPUs attached to it.
+async fn gpu_usage(podman: &Podman, name: &str) -> Result<Vec<GpuUsage>, String> {
+    let argv: Vec<String> = NVIDIA_SMI_QUERY.iter().map(|s| s.to_string()).collect();
+    let (code, out, err) = super::exec::capture(podman, name, &argv)
+        .await
+        .map_err(|e| format!("cannot run nvidia-smi in {name}: {e}"))?;
+    if code != 0 {
+        let why = String::from_utf8_lossy(&err);
+        let why = why.trim();
+        return Err(match code {
+            127 => "nvidia-smi is not in the container (is the NVIDIA CDI spec's utilities mount missing?)".to_string(),
+            _ if why.is_empty() => format!("nvidia-smi exited with {code}"),
+            _ => format!("nvidia-smi exited with {code}: {why}"),
+        });
+    }
+    parse_usage(&String::from_utf8_lossy(&out))
+}
+
+/// The GPU table, as the original tool showed it (index, name, utilization, memory).
+fn gpu_table(usage: &[GpuUsage], error: Option<&str>) -> String {
+    if let Some(e) = error {
+        return format!("           GPU usage unavailable: {e}\n");
+    }
+    let na = |v: Option<String>| v.unwrap_or_else(|| "n/a".into());
+    let mut t = format!(
+        "           {:<5} {:<28} {:>5} {:>21}\n",
+        "INDEX", "NAME", "UTIL", "MEMORY USED / TOTAL"
+    );
+    for g in usage {
+        let mem = format!(
+            "{} / {} MiB",
+            na(g.memory_used_mib.map(|m| m.to_string())),
+            na(g.memory_total_mib.map(|m| m.to_string()))
+        );
+        t.push_str(&format!(
+            "           {:<5} {:<28} {:>5} {:>21}\n",
+            g.index,
+            g.name,
+            na(g.utilization_percent.map(|u| format!("{u}%"))),
+            mem
+        ));
+    }
+    t
 }
 
 /// Live port bindings as podman reports them: `127.0.0.1:8888->8888/tcp`.
@@ -113,20 +214,20 @@ fn ports_of(c: &Container) -> Vec<String> {
 fn render(s: &Status) -> String {
     let rule = "━".repeat(50);
     let mut out = format!("{rule}\n");
-    let mut row = |k: &str, v: &str| out.push_str(&format!("{k:<10} {v}\n"));
-    row("Container:", &s.name);
+    let row = |out: &mut String, k: &str, v: &str| out.push_str(&format!("{k:<10} {v}\n"));
+    row(&mut out, "Container:", &s.name);
     let state = match s.uptime_seconds {
         Some(up) => format!("{} (up {})", s.state, human_duration(up)),
         None if s.state == "absent" => "not created (run `mlenv up`)".into(),
         None => s.state.clone(),
     };
-    row("State:", &state);
-    row("Project:", &s.project);
+    row(&mut out, "State:", &state);
+    row(&mut out, "Project:", &s.project);
     if let Some(image) = &s.image {
-        row("Image:", image);
+        row(&mut out, "Image:", image);
     }
     if let Some(w) = &s.workdir {
-        row("Workdir:", w);
+        row(&mut out, "Workdir:", w);
     }
     if s.state != "absent" {
         let ports = if s.ports.is_empty() {
@@ -137,15 +238,19 @@ fn render(s: &Status) -> String {
         } else {
             s.ports.join(", ")
         };
-        row("Ports:", &ports);
+        row(&mut out, "Ports:", &ports);
         let gpus = if s.gpus.is_empty() {
             "none".to_string()
         } else {
             s.gpus.join(", ")
         };
-        row("GPUs:", &gpus);
+        row(&mut out, "GPUs:", &gpus);
+        if s.running && !s.gpus.is_empty() {
+            out.push_str(&gpu_table(&s.gpu_usage, s.gpu_usage_error.as_deref()));
+        }
         if let Some(st) = &s.settings {
             row(
+                &mut out,
                 "Limits:",
                 &format!(
                     "memory {}, cpus {}",
@@ -155,6 +260,7 @@ fn render(s: &Status) -> String {
             );
             if let Some(env) = &st.env_file {
                 row(
+                    &mut out,
                     "Env file:",
                     &format!("{} ({} variables)", env.display(), st.env_keys.len()),
                 );
@@ -228,6 +334,35 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(parse_rfc3339(input), *want, "{input}");
         }
+    }
+
+    #[test]
+    fn nvidia_smi_usage() {
+        let got = parse_usage(
+            "0, NVIDIA H100 80GB HBM3, 37, 1024, 81559\n1, NVIDIA A100-SXM4-40GB, [N/A], [N/A], 40960\n\n",
+        )
+        .unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            got[0],
+            GpuUsage {
+                index: 0,
+                name: "NVIDIA H100 80GB HBM3".into(),
+                utilization_percent: Some(37),
+                memory_used_mib: Some(1024),
+                memory_total_mib: Some(81559),
+            }
+        );
+        assert_eq!(got[1].utilization_percent, None);
+        assert_eq!(got[1].memory_total_mib, Some(40960));
+        assert_eq!(parse_usage("").unwrap(), vec![]);
+        for bad in ["x, a, 1, 2, 3", "0, a, 1", "No devices were found"] {
+            assert!(parse_usage(bad).is_err(), "{bad}");
+        }
+        let table = gpu_table(&got, None);
+        assert!(table.contains("NVIDIA H100 80GB HBM3") && table.contains("37%"));
+        assert!(table.contains("1024 / 81559 MiB") && table.contains("n/a / 40960 MiB"));
+        assert!(gpu_table(&[], Some("nvidia-smi exited with 9")).contains("unavailable"));
     }
 
     #[test]

@@ -10,10 +10,10 @@ use crate::create::{
     create_body, profile_script, python_dir, ImageFacts, UserMode, PROFILE_SCRIPT,
 };
 use crate::envfile::EnvFile;
-use crate::error::{Exit, EXIT_DRIFT};
+use crate::error::{invalid, Exit, EXIT_DRIFT};
 use crate::podman::{Container, Podman};
 use crate::settings::{differences, merge, show_ports, Difference, Settings, LABEL_SETTINGS};
-use crate::{state, ui};
+use crate::{gpu, state, ui};
 
 /// After this long a start gets a word on why it may take minutes (the keep-id copy).
 const SLOW_START_HINT: Duration = Duration::from_secs(3);
@@ -36,6 +36,13 @@ async fn bring_up(
         wanted.env_digest = Some(env.digest(&digest_key(cfg)?));
     }
 
+    // GPUs given on this run are checked before anything else, also against a running
+    // container: a name podman cannot resolve is bad input whatever the container's state.
+    let mut checked = None;
+    if up.gpus.is_some() {
+        checked = Some(check_gpus(podman, up.gpus.as_deref()).await?);
+    }
+
     // The warm path: one inspect, no lock, no writes.
     if !up.recreate {
         if let Some(c) = podman.inspect(name).await? {
@@ -56,10 +63,12 @@ async fn bring_up(
     }
     let image_id = match existing {
         None => {
-            if let Some(note) = &up.gpu_note {
-                ui::info(note);
-            }
-            create_and_start(cfg, podman, &wanted, up.env.as_ref()).await?
+            let gpus = match checked {
+                Some(c) => c,
+                None => check_gpus(podman, None).await?,
+            };
+            wanted.gpus = names(&gpus.names);
+            create_and_start(cfg, podman, &wanted, &gpus.devices, up.env.as_ref()).await?
         }
         Some(c) => {
             let current = recorded_settings(&c)?;
@@ -70,6 +79,9 @@ async fn bring_up(
                 if c.state.running {
                     ui::success(&format!("{name} is running"));
                 } else {
+                    // The container's CDI names resolve again at this start: a spec that
+                    // went stale (a driver upgrade) is caught, and healed, here.
+                    check_gpus(podman, Some(&parse_names(&current.gpus)?)).await?;
                     start(podman, name).await?;
                     ui::success(&format!("Started {name}"));
                     show_access(&current);
@@ -210,7 +222,9 @@ async fn recreate(
         }
         (None, None) => None,
     };
-    // Before anything is touched: an image that cannot be had changes nothing.
+    // Before anything is touched: GPUs podman cannot attach and an image that cannot be
+    // had change nothing.
+    let gpus = check_gpus(podman, Some(&parse_names(&merged.gpus)?)).await?;
     ensure_image(podman, &merged.image).await?;
     ui::info(&format!(
         "Replacing {name} (files in {} and installed Python packages are kept; other changes inside the container are not)",
@@ -228,7 +242,7 @@ async fn recreate(
         .rename(name, &aside)
         .await
         .wrap_err_with(|| format!("cannot set {name} aside"))?;
-    match create_and_start(cfg, podman, &merged, env.as_ref()).await {
+    match create_and_start(cfg, podman, &merged, &gpus.devices, env.as_ref()).await {
         Ok(image_id) => {
             podman
                 .remove(&aside, true)
@@ -337,10 +351,41 @@ fn rerun_command() -> String {
     shown.join(" ")
 }
 
+/// Resolves GPUs against the specs the installed podman reads (see [`gpu::preflight`]),
+/// saying what was chosen or healed. Failures are bad input: nothing was created or started.
+async fn check_gpus(
+    podman: &Podman,
+    wanted: Option<&[cdi::QualifiedName]>,
+) -> Result<gpu::preflight::Resolved> {
+    let rules = gpu::installed(podman).await;
+    let resolved = gpu::preflight::resolve(wanted, &rules, true).map_err(invalid)?;
+    for note in &resolved.notes {
+        ui::info(note);
+    }
+    tracing::debug!(names = ?resolved.names, devices = ?resolved.devices, "GPUs resolved");
+    Ok(resolved)
+}
+
+fn names(names: &[cdi::QualifiedName]) -> Vec<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+/// The CDI names recorded in a container's settings.
+fn parse_names(recorded: &[String]) -> Result<Vec<cdi::QualifiedName>> {
+    recorded
+        .iter()
+        .map(|n| {
+            n.parse()
+                .map_err(|e| eyre!("the recorded GPU {n:?} is not a CDI name: {e}"))
+        })
+        .collect()
+}
+
 async fn create_and_start(
     cfg: &Config,
     podman: &Podman,
     settings: &Settings,
+    devices: &[String],
     env: Option<&EnvFile>,
 ) -> Result<String> {
     let name = &cfg.project.container;
@@ -368,7 +413,7 @@ async fn create_and_start(
         nix::unistd::getuid().as_raw(),
         nix::unistd::getgid().as_raw(),
     );
-    let body = create_body(
+    let mut body = create_body(
         &cfg.project,
         cfg.project.dir_str()?,
         settings,
@@ -376,6 +421,12 @@ async fn create_and_start(
         user,
         &facts,
     );
+    // The label records the names asked for; podman gets them resolved (`amd.com/gpu=all`
+    // expanded where the spec has no `all` device).
+    body.devices = devices
+        .iter()
+        .map(|d| crate::podman::Device { path: d.clone() })
+        .collect();
     tracing::debug!(
         name = %body.name,
         image = %body.image,

@@ -6,11 +6,14 @@
 //! `runuser -u mlenvtest -- env XDG_RUNTIME_DIR=/run/user/1001 HOME=/home/mlenvtest PATH=/usr/bin:/bin target/debug/deps/integration-*`
 
 mod harness;
+#[path = "../support/nvidia_tree.rs"]
+mod nvidia_tree;
 
 mod bad_input;
 mod core;
 mod exec_status;
 mod faults;
+mod gpu;
 mod pull;
 mod requirements;
 mod rootful;

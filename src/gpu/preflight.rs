@@ -1,0 +1,404 @@
+//! Resolving `--gpu` against the specs the installed podman will read, before a container
+//! is created or started. Podman resolves CDI names only at start and then fails with a
+//! bare "unresolvable CDI devices"; here every way that happens gets its own error naming
+//! the file and the fix: no spec, an unreadable spec, an unknown device, a `cdiVersion` too
+//! new for this podman, a stale spec after a driver upgrade. A stale spec that mlenv wrote
+//! is regenerated on the spot (where mlenv may write it), so the container starts again
+//! without being re-created: its CDI names did not change, only what they resolve to.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use cdi::{QualifiedName, Registry, ResolveError};
+
+use super::policy::PodmanCdi;
+use super::NVIDIA_KIND;
+use crate::nvidia;
+
+/// The outcome of a successful check.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    /// What to record and compare: the names asked for (or chosen by default).
+    pub names: Vec<QualifiedName>,
+    /// What to hand podman: `names` with `VENDOR/CLASS=all` expanded where the spec has no
+    /// device called `all`.
+    pub devices: Vec<String>,
+    /// Things the user should hear: the default's reason, a regenerated spec.
+    pub notes: Vec<String>,
+}
+
+/// Checks `wanted` (None: the default, every NVIDIA GPU when podman has a spec for them).
+/// With `heal`, stale specs that mlenv wrote are regenerated in place.
+pub fn resolve(
+    wanted: Option<&[QualifiedName]>,
+    podman: &PodmanCdi,
+    heal: bool,
+) -> Result<Resolved, String> {
+    let mut notes = Vec::new();
+    let mut healed = false;
+    loop {
+        let registry = Registry::load(&podman.dirs);
+        let names = match wanted {
+            Some(w) => w.to_vec(),
+            None => {
+                let (names, why) = default_selection(&registry, podman)?;
+                if !healed {
+                    notes.push(why);
+                }
+                names
+            }
+        };
+        if names.is_empty() {
+            return Ok(Resolved {
+                names,
+                devices: vec![],
+                notes,
+            });
+        }
+        let devices = registry
+            .resolve_all(&names)
+            .map_err(|e| explain(&e, podman))?;
+
+        // Every spec file that supplies one of the devices must work for this podman.
+        let mut files: Vec<&cdi::SpecFile> = Vec::new();
+        for d in &devices {
+            if let Some(dev) = registry.device(d) {
+                if !files.iter().any(|f| f.path() == dev.path()) {
+                    files.push(dev.file());
+                }
+            }
+        }
+        let mut problems = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(file.path()).unwrap_or_default();
+            let header = nvidia::parse_header(&text);
+            let mut reasons = Vec::new();
+            if file.spec().cdi_version > podman.max_version {
+                reasons.push(format!(
+                    "it declares cdiVersion {}, but podman {} reads at most {} and ignores the whole file",
+                    file.spec().cdi_version,
+                    podman.podman,
+                    podman.max_version
+                ));
+            }
+            let root = header
+                .as_ref()
+                .map_or_else(|| PathBuf::from("/"), |h| h.root.clone());
+            reasons.extend(nvidia::staleness(file.spec(), &root));
+            if !reasons.is_empty() {
+                problems.push(Problem {
+                    path: file.path().to_path_buf(),
+                    kind: file.spec().kind.to_string(),
+                    header,
+                    reasons,
+                });
+            }
+        }
+        if problems.is_empty() {
+            return Ok(Resolved {
+                names,
+                devices: devices.iter().map(|d| d.to_string()).collect(),
+                notes,
+            });
+        }
+        let healable = heal && !healed && problems.iter().all(|p| p.header.is_some());
+        if !healable {
+            return Err(problems
+                .iter()
+                .map(|p| p.message(podman))
+                .collect::<Vec<_>>()
+                .join("\n"));
+        }
+        for p in &problems {
+            notes.push(regenerate(p, podman)?);
+        }
+        healed = true;
+    }
+}
+
+/// The default when `--gpu` is not given: all NVIDIA GPUs when podman has a spec for them,
+/// else none. A spec that may be the NVIDIA one but cannot be read is an error rather than a
+/// silent "none": the user has GPUs and would not get them.
+fn default_selection(
+    registry: &Registry,
+    podman: &PodmanCdi,
+) -> Result<(Vec<QualifiedName>, String), String> {
+    let all: QualifiedName = format!("{NVIDIA_KIND}=all")
+        .parse()
+        .expect("constant name is valid");
+    if let Some(file) = registry
+        .specs()
+        .iter()
+        .find(|f| f.spec().kind.to_string() == NVIDIA_KIND)
+    {
+        let why = format!("GPUs: all (NVIDIA CDI spec {})", file.path().display());
+        return Ok((vec![all], why));
+    }
+    let maybe_nvidia: Vec<String> = registry
+        .errors()
+        .iter()
+        .filter(|(path, _)| {
+            cdi::peek_kind(path).map_or_else(
+                || path.to_string_lossy().contains("nvidia"),
+                |k| k == NVIDIA_KIND,
+            )
+        })
+        .map(|(path, e)| failure_with_fix(path, &e.to_string()))
+        .collect();
+    if !maybe_nvidia.is_empty() {
+        return Err(format!(
+            "cannot use the NVIDIA CDI spec: {}; or pass --gpu none",
+            maybe_nvidia.join("; ")
+        ));
+    }
+    Ok((
+        vec![],
+        format!(
+            "GPUs: none (no NVIDIA CDI spec in {}; write one with `mlenv gpu setup`, or pass --gpu)",
+            show_dirs(&podman.dirs)
+        ),
+    ))
+}
+
+struct Problem {
+    path: PathBuf,
+    kind: String,
+    header: Option<nvidia::Header>,
+    reasons: Vec<String>,
+}
+
+impl Problem {
+    fn message(&self, podman: &PodmanCdi) -> String {
+        let fix = if self.header.is_some() {
+            "regenerate it with `mlenv gpu setup`".to_string()
+        } else if self.kind == NVIDIA_KIND {
+            format!(
+                "regenerate it with `sudo nvidia-ctk cdi generate --output={}`, or remove it and run `mlenv gpu setup`",
+                self.path.display()
+            )
+        } else {
+            "update it (the vendor's tools regenerate it) or remove it".to_string()
+        };
+        let _ = podman;
+        format!(
+            "the CDI spec {} cannot be used: {}; {fix}",
+            self.path.display(),
+            self.reasons.join("; ")
+        )
+    }
+}
+
+/// Regenerates a stale spec mlenv wrote, from the root it was made from, in place. Where
+/// mlenv may not write (`/etc/cdi` for a user), the fresh spec is left beside mlenv's data
+/// and the error gives the one command that installs it.
+fn regenerate(p: &Problem, podman: &PodmanCdi) -> Result<String, String> {
+    let header = p
+        .header
+        .as_ref()
+        .expect("only mlenv's specs are regenerated");
+    let stale = || {
+        format!(
+            "the CDI spec {} is stale: {}",
+            p.path.display(),
+            p.reasons.join("; ")
+        )
+    };
+    let driver = nvidia::discover(&header.root).map_err(|e| format!("{}; {e}", stale()))?;
+    let generated =
+        nvidia::generate(&driver, podman.max_version).map_err(|e| format!("{}; {e}", stale()))?;
+    let text = nvidia::render(
+        &generated.spec,
+        &nvidia::Header {
+            root: header.root.clone(),
+            driver_version: driver.version.clone(),
+        },
+    );
+    match write_spec(&p.path, &text) {
+        Ok(()) => Ok(format!(
+            "Regenerated the stale CDI spec {} (driver {} -> {})",
+            p.path.display(),
+            header.driver_version,
+            driver.version
+        )),
+        Err(e)
+            if e.kind() == ErrorKind::PermissionDenied
+                || e.raw_os_error() == Some(nix::libc::EROFS) =>
+        {
+            let staged = stage(&p.path, &text)?;
+            Err(format!(
+                "{}. A fresh spec for driver {} is ready; install it with:\n    {}\n  then run mlenv again",
+                stale(),
+                driver.version,
+                install_command(&staged, &p.path)
+            ))
+        }
+        Err(e) => Err(format!("{}; cannot write the fresh one: {e}", stale())),
+    }
+}
+
+/// Writes a spec file whole or not at all (podman may read it at any moment), mode 0644:
+/// rootless podman reads it as each user.
+pub fn write_spec(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.mlenv-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let result = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(text.as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|()| {
+            // The umask may have narrowed the mode.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Where a spec mlenv may not install itself waits for `sudo install`.
+pub fn staging_path(target: &Path) -> PathBuf {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into()))
+                .join(".local/share")
+        });
+    data.join("mlenv/cdi")
+        .join(target.file_name().unwrap_or("nvidia.yaml".as_ref()))
+}
+
+/// Writes `text` to the staging path for `target`; returns that path.
+pub fn stage(target: &Path, text: &str) -> Result<PathBuf, String> {
+    let staged = staging_path(target);
+    if let Some(dir) = staged.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    write_spec(&staged, text).map_err(|e| format!("cannot write {}: {e}", staged.display()))?;
+    Ok(staged)
+}
+
+/// The one command that puts a staged spec where podman reads it.
+pub fn install_command(staged: &Path, target: &Path) -> String {
+    format!(
+        "sudo install -D -m 0644 {} {}",
+        shell_word(&staged.to_string_lossy()),
+        shell_word(&target.to_string_lossy())
+    )
+}
+
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%=,".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+pub fn show_dirs(dirs: &[PathBuf]) -> String {
+    dirs.iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+/// A failed spec file, with the fix when it is one mlenv can name.
+fn failure_with_fix(path: &Path, why: &str) -> String {
+    let mut s = format!("{}: {why}", path.display());
+    if why.contains("ermission denied") {
+        s.push_str(&format!(
+            " (rootless podman reads specs as you and cannot read it either; fix: sudo chmod a+r {})",
+            shell_word(&path.to_string_lossy())
+        ));
+    }
+    s
+}
+
+/// The resolve error, with the fix for the common cases.
+fn explain(e: &ResolveError, podman: &PodmanCdi) -> String {
+    let mut msg = format!("invalid --gpu: {e}");
+    match e {
+        ResolveError::NoSpec { kind, failed, .. } => {
+            for (path, why) in failed {
+                if why.contains("ermission denied") {
+                    msg.push_str(&format!(
+                        "; rootless podman reads specs as you and cannot read {} either: fix with sudo chmod a+r {}",
+                        path.display(),
+                        shell_word(&path.to_string_lossy())
+                    ));
+                }
+            }
+            if kind.to_string() == NVIDIA_KIND {
+                msg.push_str(&format!(
+                    "; write one with `mlenv gpu setup` (podman {} reads {})",
+                    podman.podman,
+                    show_dirs(&podman.dirs)
+                ));
+            }
+        }
+        ResolveError::UnknownDevice { .. } => {
+            msg.push_str("; `mlenv gpu list` shows the devices podman can attach");
+        }
+        _ => {}
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words() {
+        let cases = [
+            ("/etc/cdi/nvidia.yaml", "/etc/cdi/nvidia.yaml"),
+            ("/home/a b/x", "'/home/a b/x'"),
+            ("it's", "'it'\\''s'"),
+            ("", "''"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(shell_word(input), want);
+        }
+        assert_eq!(
+            install_command(
+                Path::new("/h/.local/share/mlenv/cdi/nvidia.yaml"),
+                Path::new("/etc/cdi/nvidia.yaml")
+            ),
+            "sudo install -D -m 0644 /h/.local/share/mlenv/cdi/nvidia.yaml /etc/cdi/nvidia.yaml"
+        );
+    }
+
+    #[test]
+    fn write_spec_is_whole_and_world_readable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nvidia.yaml");
+        write_spec(&path, "a").unwrap();
+        write_spec(&path, "b").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "b");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+    }
+}
