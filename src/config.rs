@@ -57,6 +57,8 @@ pub struct Up {
     /// The CDI names `--gpu` gave; `None` asks for the default (chosen when a container is
     /// made, against the specs podman reads then).
     pub gpus: Option<Vec<cdi::QualifiedName>>,
+    /// `gpus` resolved against the specs podman reads, by [`crate::commands::validate`].
+    pub gpu_check: Option<crate::gpu::preflight::Resolved>,
     /// What to install with pip after the container runs.
     pub requirements: Option<Requirements>,
 }
@@ -182,6 +184,7 @@ fn up(args: UpArgs, project: &Project) -> Result<Up> {
         env,
         recreate: args.recreate,
         gpus,
+        gpu_check: None,
         requirements,
     })
 }

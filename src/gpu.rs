@@ -55,26 +55,34 @@ fn is_nvidia_uuid(s: &str) -> bool {
 
 /// What the installed podman does with CDI, asked of the service. `MLENV_CDI_SPEC_DIRS`
 /// (colon-separated) overrides the directories, for setups mlenv cannot see into (a podman
-/// service started with another containers.conf). When the service cannot be reached, the
-/// rules of the oldest podman mlenv supports are assumed, with a warning: they give the
-/// lowest cdiVersion, which every later podman reads too.
-pub async fn installed(podman: &crate::podman::Podman) -> policy::PodmanCdi {
-    let version = match podman.version().await {
-        Ok(v) => v,
+/// service started with another containers.conf).
+pub async fn installed(podman: &crate::podman::Podman) -> color_eyre::Result<policy::PodmanCdi> {
+    Ok(rules_for(&podman.version().await?))
+}
+
+/// [`installed`], or when the service cannot be reached (`gpu setup` on a machine where it
+/// is not running), the rules of the oldest podman mlenv supports, with a warning: they give
+/// the lowest cdiVersion, which every later podman reads too.
+pub async fn installed_or_assumed(podman: &crate::podman::Podman) -> policy::PodmanCdi {
+    match podman.version().await {
+        Ok(v) => rules_for(&v),
         Err(e) => {
             crate::ui::warn(&format!(
                 "cannot ask podman its version ({}); assuming podman 4.3 rules",
                 e.to_string().lines().next().unwrap_or_default()
             ));
-            "4.3.0".to_string()
+            rules_for("4.3.0")
         }
-    };
-    let configured = if policy::major_minor(&version) >= Some((5, 5)) {
+    }
+}
+
+fn rules_for(version: &str) -> policy::PodmanCdi {
+    let configured = if policy::major_minor(version) >= Some((5, 5)) {
         policy::configured_for_user()
     } else {
         None
     };
-    let mut cdi = policy::podman_cdi(&version, configured);
+    let mut cdi = policy::podman_cdi(version, configured);
     if let Some(dirs) = std::env::var_os("MLENV_CDI_SPEC_DIRS").filter(|d| !d.is_empty()) {
         cdi.dirs = std::env::split_paths(&dirs).collect();
     }

@@ -34,7 +34,11 @@ fn man_page(subcommand: Option<&str>) -> ExitCode {
     cmd.build();
     let page = match subcommand {
         None => cmd,
-        Some(name) => match cmd.find_subcommand(name) {
+        // `gpu-setup` is the page of `mlenv gpu setup`.
+        Some(name) => match name
+            .split('-')
+            .try_fold(&cmd, |c, part| c.find_subcommand(part))
+        {
             // clap wants a static name; this process prints one page and exits.
             Some(sub) => sub.clone().name(&*format!("mlenv-{name}").leak()),
             None => {
@@ -69,12 +73,13 @@ fn main() -> ExitCode {
         (_, true) => ui::Verbosity::Verbose,
         _ => ui::Verbosity::Normal,
     });
-    let result = Config::from_cli(cli).and_then(|cfg| {
-        ui::init_log(Some(&state::log_path(&cfg.project.state_dir)));
-        tracing::debug!(argv = ?std::env::args().collect::<Vec<_>>(), "start");
+    let result = Config::from_cli(cli).and_then(|mut cfg| {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        runtime.block_on(commands::validate(&mut cfg))?;
+        ui::init_log(Some(&state::log_path(&cfg.project.state_dir)));
+        tracing::debug!(argv = ?std::env::args().collect::<Vec<_>>(), "start");
         let result = runtime.block_on(commands::run(&cfg));
         // Do not wait for a stdin reader still blocked in a read: the session is over.
         runtime.shutdown_background();

@@ -26,8 +26,6 @@ fn committed_files_are_current() {
             &["completions", "fish"][..],
         ),
         ("packaging/man/mlenv.1", &["man"][..]),
-        ("packaging/man/mlenv-up.1", &["man", "up"][..]),
-        ("packaging/man/mlenv-exec.1", &["man", "exec"][..]),
     ] {
         let committed = std::fs::read_to_string(format!("{root}/{file}"))
             .unwrap_or_else(|e| panic!("{file}: {e}; run packaging/generate.sh"));
@@ -36,6 +34,28 @@ fn committed_files_are_current() {
             "{file} is out of date: run packaging/generate.sh"
         );
     }
+    // Every subcommand's page, nested ones (`mlenv-gpu-setup.1`) included.
+    let mut pages = 0;
+    for entry in std::fs::read_dir(format!("{root}/packaging/man")).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(sub) = file
+            .strip_prefix("mlenv-")
+            .and_then(|f| f.strip_suffix(".1"))
+        else {
+            continue;
+        };
+        let committed = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            committed == generated(&["man", sub]),
+            "{file} is out of date: run packaging/generate.sh"
+        );
+        pages += 1;
+    }
+    assert!(
+        pages >= 11,
+        "only {pages} subcommand pages in packaging/man"
+    );
 }
 
 #[test]

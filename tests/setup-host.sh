@@ -58,10 +58,11 @@ T0=$SECONDS
 # catatonit: --init. busybox-static, debootstrap: offline test images.
 # util-linux: runuser, setsid, unshare. curl: talk to the API socket.
 # hyperfine: the warm-path benchmark (tests/bench.sh). docker-registry: a local
-# registry for the image pull tests.
+# registry for the image pull tests. python3-jsonschema, python3-yaml: the CDI
+# schema check of tests/gpu-machine.sh, which the GPU tests run on a fixture tree.
 PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs catatonit conmon
     busybox-static debootstrap curl python3 procps util-linux tar hyperfine
-    docker-registry)
+    docker-registry python3-jsonschema python3-yaml)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

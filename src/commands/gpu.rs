@@ -37,7 +37,7 @@ struct Listed {
 }
 
 pub async fn list(podman: &Podman, json: bool) -> Result<()> {
-    let rules = gpu::installed(podman).await;
+    let rules = gpu::installed_or_assumed(podman).await;
     let listed = collect(&rules);
     let text = if json {
         serde_json::to_string_pretty(&listed)? + "\n"
@@ -163,7 +163,7 @@ pub fn default_target(rules: &PodmanCdi, euid: u32, config_home: &Path) -> Targe
 }
 
 pub async fn setup(podman: &Podman, args: &GpuSetup) -> Result<()> {
-    let rules = gpu::installed(podman).await;
+    let rules = gpu::installed_or_assumed(podman).await;
     let driver = nvidia::discover(&args.root).map_err(|e| eyre!("{e}"))?;
     ui::info(&format!(
         "NVIDIA driver {} with {} GPU{}{}",

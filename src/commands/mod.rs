@@ -12,6 +12,19 @@ use color_eyre::eyre::Result;
 use crate::config::{Action, Config};
 use crate::podman::Podman;
 
+/// Input checks that need the service, run before mlenv writes anything (its log included),
+/// so that bad input leaves nothing behind: the GPUs `up --gpu` names must be ones podman
+/// can attach.
+pub async fn validate(cfg: &mut Config) -> Result<()> {
+    if let Action::Up(up) = &mut cfg.action {
+        if let Some(wanted) = &up.gpus {
+            let podman = Podman::new(&cfg.socket.path);
+            up.gpu_check = Some(up::check_gpus(&podman, Some(wanted)).await?);
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(cfg: &Config) -> Result<()> {
     let podman = Podman::new(&cfg.socket.path);
     tracing::debug!(socket = %cfg.socket.path.display(), container = %cfg.project.container, "mlenv {}", env!("CARGO_PKG_VERSION"));

@@ -36,12 +36,9 @@ async fn bring_up(
         wanted.env_digest = Some(env.digest(&digest_key(cfg)?));
     }
 
-    // GPUs given on this run are checked before anything else, also against a running
-    // container: a name podman cannot resolve is bad input whatever the container's state.
-    let mut checked = None;
-    if up.gpus.is_some() {
-        checked = Some(check_gpus(podman, up.gpus.as_deref()).await?);
-    }
+    // GPUs given on this run were checked already (`commands::validate`), also against a
+    // running container: a name podman cannot resolve is bad input whatever its state.
+    let checked = up.gpu_check.clone();
 
     // The warm path: one inspect, no lock, no writes.
     if !up.recreate {
@@ -353,11 +350,11 @@ fn rerun_command() -> String {
 
 /// Resolves GPUs against the specs the installed podman reads (see [`gpu::preflight`]),
 /// saying what was chosen or healed. Failures are bad input: nothing was created or started.
-async fn check_gpus(
+pub async fn check_gpus(
     podman: &Podman,
     wanted: Option<&[cdi::QualifiedName]>,
 ) -> Result<gpu::preflight::Resolved> {
-    let rules = gpu::installed(podman).await;
+    let rules = gpu::installed(podman).await?;
     let resolved = gpu::preflight::resolve(wanted, &rules, true).map_err(invalid)?;
     for note in &resolved.notes {
         ui::info(note);

@@ -16,7 +16,7 @@ use super::NVIDIA_KIND;
 use crate::nvidia;
 
 /// The outcome of a successful check.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Resolved {
     /// What to record and compare: the names asked for (or chosen by default).
     pub names: Vec<QualifiedName>,

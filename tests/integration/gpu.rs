@@ -544,3 +544,34 @@ fn gpu_all_expands_for_a_kind_without_an_all_device() {
     // Asked again the same way: no drift.
     p.up(&["--gpu", "mlenv.test/multi=all"]);
 }
+
+#[test]
+fn gpu_machine_script_passes_on_a_fixture_tree() {
+    let _clean = CleanCdi::new();
+    let p = Project::new("gpu-script");
+    let t = tree(&p, 8);
+    let repo = PathBuf::from(
+        std::env::var_os("MLENV_TEST_REPO").expect("MLENV_TEST_REPO: run through tests/it"),
+    );
+    let report = p.root.path().join("report");
+    let out = std::process::Command::new("bash")
+        .arg(repo.join("tests/gpu-machine.sh"))
+        .env("GPU_ROOT", t.root())
+        .env("OUT", &report)
+        .env("MLENV", mlenv_bin())
+        .env("XDG_DATA_HOME", p.root.path().join("data"))
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    for want in [
+        "PASS mlenv gpu setup --print (17 devices)",
+        "PASS schema",
+        "PASS mlenv reads the spec back",
+        "SKIP podman: a fixture root has no real GPU",
+        "== 0 failure(s)",
+    ] {
+        assert!(stdout.contains(want), "{want:?} missing:\n{stdout}");
+    }
+    assert!(report.join("nvidia.yaml").exists());
+}
