@@ -28,8 +28,12 @@ pub async fn down(cfg: &Config, podman: &Podman) -> Result<()> {
 
 pub async fn restart(cfg: &Config, podman: &Podman) -> Result<()> {
     let name = &cfg.project.container;
-    if podman.inspect(name).await?.is_none() {
+    let Some(c) = podman.inspect(name).await? else {
         return Err(not_created(cfg));
+    };
+    // A restart is a start: the container's GPUs must still resolve (a stale spec is healed).
+    if let Ok(settings) = super::up::recorded_settings(&c) {
+        super::up::check_gpus(podman, Some(&super::up::parse_names(&settings.gpus)?)).await?;
     }
     let pb = ui::spinner(&format!("Restarting {name}"));
     let r = podman.restart(name, STOP_TIMEOUT).await;

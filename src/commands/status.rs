@@ -240,7 +240,7 @@ fn render(s: &Status) -> String {
         };
         row(&mut out, "Ports:", &ports);
         let gpus = if s.gpus.is_empty() {
-            "none".to_string()
+            "no GPUs attached".to_string()
         } else {
             s.gpus.join(", ")
         };

@@ -368,7 +368,7 @@ fn names(names: &[cdi::QualifiedName]) -> Vec<String> {
 }
 
 /// The CDI names recorded in a container's settings.
-fn parse_names(recorded: &[String]) -> Result<Vec<cdi::QualifiedName>> {
+pub fn parse_names(recorded: &[String]) -> Result<Vec<cdi::QualifiedName>> {
     recorded
         .iter()
         .map(|n| {

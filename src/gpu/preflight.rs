@@ -84,7 +84,15 @@ pub fn resolve(
             let root = header
                 .as_ref()
                 .map_or_else(|| PathBuf::from("/"), |h| h.root.clone());
-            reasons.extend(nvidia::staleness(file.spec(), &root));
+            // Only what podman will inject matters: the spec's shared edits and the devices
+            // asked for (a vanished GPU 1 does not stop GPU 0, for podman or for us).
+            let mut used = file.spec().clone();
+            used.devices.retain(|d| {
+                devices
+                    .iter()
+                    .any(|q| q.name() == d.name && q.kind() == file.spec().kind)
+            });
+            reasons.extend(nvidia::staleness(&used, &root));
             if !reasons.is_empty() {
                 problems.push(Problem {
                     path: file.path().to_path_buf(),
@@ -383,6 +391,77 @@ mod tests {
             ),
             "sudo install -D -m 0644 /h/.local/share/mlenv/cdi/nvidia.yaml /etc/cdi/nvidia.yaml"
         );
+    }
+
+    fn rules(dir: &Path, podman: &str) -> PodmanCdi {
+        let mut r = super::super::policy::podman_cdi(podman, None);
+        r.dirs = vec![dir.to_path_buf()];
+        r
+    }
+
+    fn names(list: &[&str]) -> Vec<QualifiedName> {
+        list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn resolves_against_what_podman_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("t.json"),
+            r#"{"cdiVersion": "0.5.0", "kind": "mlenv.test/gpu", "devices": [
+                {"name": "0", "containerEdits": {"deviceNodes": [{"path": "/dev/null"}]}},
+                {"name": "1", "containerEdits": {"deviceNodes": [{"path": "/nonexistent/gpu1"}]}}]}"#,
+        )
+        .unwrap();
+        let r = rules(dir.path(), "4.3.1");
+
+        // A vanished GPU 1 does not stop GPU 0; asking for GPU 1 names the missing node.
+        let ok = resolve(Some(&names(&["mlenv.test/gpu=0"])), &r, true).unwrap();
+        assert_eq!(ok.devices, ["mlenv.test/gpu=0"]);
+        let err = resolve(Some(&names(&["mlenv.test/gpu=1"])), &r, true).unwrap_err();
+        assert!(
+            err.contains("/nonexistent/gpu1") && err.contains("t.json"),
+            "{err}"
+        );
+        assert!(
+            err.contains("update it"),
+            "the fix for a vendor's spec: {err}"
+        );
+
+        // `all` without an `all` device: every device, so GPU 1's node is checked too.
+        let err = resolve(Some(&names(&["mlenv.test/gpu=all"])), &r, true).unwrap_err();
+        assert!(err.contains("/nonexistent/gpu1"), "{err}");
+
+        // Unknown device and missing kind.
+        let err = resolve(Some(&names(&["mlenv.test/gpu=7"])), &r, true).unwrap_err();
+        assert!(
+            err.starts_with("invalid --gpu") && err.contains("gpu list"),
+            "{err}"
+        );
+        let err = resolve(Some(&names(&["nvidia.com/gpu=0"])), &r, true).unwrap_err();
+        assert!(err.contains("mlenv gpu setup"), "{err}");
+
+        // The default without an NVIDIA spec: none, and why.
+        let none = resolve(None, &r, true).unwrap();
+        assert!(none.devices.is_empty() && none.notes[0].starts_with("GPUs: none"));
+    }
+
+    #[test]
+    fn cdi_version_is_checked_against_the_podman_version() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("new.json"),
+            r#"{"cdiVersion": "0.6.0", "kind": "mlenv.test/gpu", "annotations": {"a": "b"},
+                "devices": [{"name": "x", "containerEdits": {"deviceNodes": [{"path": "/dev/null"}]}}]}"#,
+        )
+        .unwrap();
+        let want = names(&["mlenv.test/gpu=x"]);
+        let err = resolve(Some(&want), &rules(dir.path(), "4.3.1"), true).unwrap_err();
+        assert!(
+            err.contains("cdiVersion 0.6.0") && err.contains("podman 4.3.1 reads at most 0.5.0"),
+            "{err}"
+        );
+        assert!(resolve(Some(&want), &rules(dir.path(), "4.7.0"), true).is_ok());
     }
 
     #[test]

@@ -213,7 +213,7 @@ fn gpu_status_without_gpus_says_so() {
     let p = Project::new("gpu-none");
     p.up(&["--gpu", "none"]);
     let status = text(&p.ok(&["status"]).stdout);
-    assert!(status.contains("GPUs:      none"), "{status}");
+    assert!(status.contains("GPUs:      no GPUs attached"), "{status}");
     assert!(!status.contains("INDEX"), "{status}");
     let v: serde_json::Value = serde_json::from_slice(&p.ok(&["status", "--json"]).stdout).unwrap();
     assert_eq!(v["gpu_usage"], serde_json::json!([]));
@@ -268,8 +268,19 @@ fn gpu_driver_upgrade_regenerates_the_spec_and_the_same_container_starts() {
     );
     assert!(!written.contains(DRIVER), "old paths left:\n{written}");
 
-    // `gpu setup` after another upgrade regenerates it too; a second run changes nothing.
+    // `restart` is a start too: the next upgrade is healed there.
     t.upgrade("565.57.01");
+    let err = text(&p.ok(&["restart"]).stderr);
+    assert!(
+        err.contains(&format!("(driver {NEW_DRIVER} -> 565.57.01)")),
+        "{err}"
+    );
+    assert_eq!(inspect(&name)["Id"].as_str(), Some(id.as_str()));
+    let libcuda = podman_ok(&["exec", &name, "cat", "/usr/local/nvidia/lib64/libcuda.so.1"]);
+    assert_eq!(libcuda, NvidiaTree::lib_contents("libcuda", "565.57.01"));
+
+    // `gpu setup` after another upgrade regenerates it too; a second run changes nothing.
+    t.upgrade("570.86.10");
     let err = text(&setup(&p, &t).stderr);
     assert!(err.contains("Wrote /var/run/cdi/nvidia.yaml"), "{err}");
     let err = text(&setup(&p, &t).stderr);
@@ -342,6 +353,38 @@ fn gpu_failures_name_the_file_and_the_fix_and_create_nothing() {
         err.contains("cdiVersion 0.6.0") && err.contains("reads at most 0.5.0"),
         "{err}"
     );
+    clear();
+
+    // Two files of one directory defining one device: podman drops it (the witness), mlenv
+    // names both files.
+    for file in ["dup-a.json", "dup-b.json"] {
+        let spec = r#"{"cdiVersion": "0.5.0", "kind": "mlenv.test/dup",
+            "devices": [{"name": "x", "containerEdits": {"deviceNodes": [{"path": "/dev/zero"}]}}]}"#;
+        std::fs::write(Path::new(RUN_CDI).join(file), spec).unwrap();
+    }
+    let witness = podman(&[
+        "run",
+        "--rm",
+        "--device",
+        "mlenv.test/dup=x",
+        BUSYBOX,
+        "true",
+    ]);
+    assert!(
+        !witness.status.success(),
+        "podman used a conflicting device"
+    );
+    let err = refused(
+        &p,
+        &["up", "--image", BUSYBOX, "--gpu", "mlenv.test/dup=x"],
+        &name,
+    );
+    assert!(
+        err.contains("/var/run/cdi/dup-a.json") && err.contains("/var/run/cdi/dup-b.json"),
+        "{err}"
+    );
+    let list = text(&p.ok(&["gpu", "list"]).stdout);
+    assert!(list.contains("mlenv.test/dup=x is defined in"), "{list}");
     clear();
 
     // A stale spec mlenv did not write (nvidia-ctk's, say): named, with nvidia-ctk's fix.
@@ -574,4 +617,20 @@ fn gpu_machine_script_passes_on_a_fixture_tree() {
         assert!(stdout.contains(want), "{want:?} missing:\n{stdout}");
     }
     assert!(report.join("nvidia.yaml").exists());
+}
+
+#[test]
+fn gpu_setup_uses_nvidia_cdi_hook_when_installed_and_podman_runs_it() {
+    let _clean = CleanCdi::new();
+    let p = Project::new("gpu-hook");
+    let t = tree(&p, 1).with_cdi_hook();
+    let err = text(&setup(&p, &t).stderr);
+    assert!(err.contains("ld.so.cache"), "says the hook is used: {err}");
+    p.up(&["--gpu", "0"]);
+    // Podman ran the hook (a createContainer hook, on the host) when it made the container.
+    let log = std::fs::read_to_string(t.hook_log()).unwrap_or_default();
+    assert!(
+        log.contains("update-ldcache --folder /usr/local/nvidia/lib64"),
+        "hook log: {log:?}"
+    );
 }
