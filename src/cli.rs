@@ -72,6 +72,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Show the container's logs, or mlenv's own debug log with --mlenv.
     Logs(LogsArgs),
+    /// Print the systemd user unit that brings the environment back after a reboot.
+    Unit(UnitArgs),
     /// List the GPUs podman can attach, or write the CDI spec for this machine's NVIDIA GPUs.
     #[command(subcommand)]
     Gpu(GpuCommand),
@@ -126,6 +128,14 @@ pub struct UpArgs {
     /// Reinstall the requirements even when nothing changed.
     #[arg(long)]
     pub force_requirements: bool,
+
+    /// Do not bring the environment back after a reboot (no systemd user unit); remembered.
+    #[arg(long, conflicts_with = "autostart")]
+    pub no_autostart: bool,
+
+    /// Bring the environment back after a reboot again, after --no-autostart.
+    #[arg(long)]
+    pub autostart: bool,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +200,14 @@ pub struct GpuSetupArgs {
     /// Look for the driver below this folder instead of / (a mounted system image).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UnitArgs {
+    /// Print the unit for this podman version instead of the installed one (a quadlet
+    /// `.container` from 4.4, a `.service` before).
+    #[arg(long, value_name = "VERSION")]
+    pub for_podman: Option<String>,
 }
 
 #[derive(Debug, Args)]

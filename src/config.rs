@@ -31,6 +31,7 @@ pub enum Action {
     Status { json: bool },
     Logs { follow: bool, mlenv: bool },
     GpuList { json: bool },
+    Unit { for_podman: Option<String> },
     GpuSetup(GpuSetup),
 }
 
@@ -59,6 +60,8 @@ pub struct Up {
     pub gpus: Option<Vec<cdi::QualifiedName>>,
     /// `gpus` resolved against the specs podman reads, by [`crate::commands::validate`].
     pub gpu_check: Option<crate::gpu::preflight::Resolved>,
+    /// `--autostart` (Some(true)) or `--no-autostart` (Some(false)).
+    pub autostart: Option<bool>,
     /// What to install with pip after the container runs.
     pub requirements: Option<Requirements>,
 }
@@ -97,6 +100,18 @@ impl Config {
                 follow: a.follow,
                 mlenv: a.mlenv,
             },
+            Command::Unit(a) => {
+                if let Some(v) = &a.for_podman {
+                    if crate::gpu::policy::major_minor(v).is_none() {
+                        return Err(invalid(format!(
+                            "invalid --for-podman {v:?}: expected a podman version such as 4.3.1 or 5.4.2"
+                        )));
+                    }
+                }
+                Action::Unit {
+                    for_podman: a.for_podman,
+                }
+            }
             Command::Gpu(g) => match g {
                 GpuCommand::List(a) => Action::GpuList { json: a.json },
                 GpuCommand::Setup(a) => Action::GpuSetup(gpu_setup(a)?),
@@ -185,6 +200,11 @@ fn up(args: UpArgs, project: &Project) -> Result<Up> {
         recreate: args.recreate,
         gpus,
         gpu_check: None,
+        autostart: match (args.autostart, args.no_autostart) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
         requirements,
     })
 }

@@ -2,6 +2,7 @@
 //!
 //! `main` only parses, runs, and maps the one error to a message and an exit code.
 
+mod autostart;
 mod cli;
 mod commands;
 mod config;

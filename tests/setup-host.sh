@@ -254,6 +254,28 @@ write_if_changed "$CDI_SPEC" "$CDI_JSON" 0:0 0644 || true
 install -d -o root -g "$TEST_GID" -m 2775 /run/cdi
 find /run/cdi -mindepth 1 -delete
 
+# ------------------------------------------------------------ quadlet tool --
+# Podman 4.3 has no quadlet; the autostart tests check mlenv's quadlet files with the real
+# generator of podman 5.4. Debian 13's binary runs here (it needs only libc): fetched with
+# apt from the next release's suite, using this machine's own mirror and keyring.
+QUADLET=/opt/mlenv-test/quadlet/quadlet
+if [ ! -x "$QUADLET" ]; then
+    log "fetching the quadlet generator (podman 5.4, Debian 13)"
+    apt_tmp=$(mktemp -d)
+    mkdir -p "$apt_tmp/sources.list.d" "$apt_tmp/lists/partial" "$apt_tmp/cache/archives/partial"
+    # The first stanza of the machine's sources (the main archive), for suite trixie.
+    awk 'BEGIN { RS = ""; ORS = "\n\n" } NR == 1' /etc/apt/sources.list.d/debian.sources \
+        | sed -e 's/^Suites:.*/Suites: trixie/' >"$apt_tmp/sources.list.d/next.sources"
+    apt_opts=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$apt_tmp/sources.list.d"
+        -o "Dir::State::Lists=$apt_tmp/lists" -o "Dir::Cache=$apt_tmp/cache" -o Debug::NoLocking=1)
+    apt-get "${apt_opts[@]}" update -qq 2>/dev/null
+    (cd "$apt_tmp" && apt-get "${apt_opts[@]}" download podman 2>/dev/null >/dev/null)
+    dpkg-deb -x "$apt_tmp"/podman_*.deb "$apt_tmp/x"
+    install -D -m 0755 "$apt_tmp/x/usr/libexec/podman/quadlet" "$QUADLET"
+    rm -rf "$apt_tmp"
+fi
+"$QUADLET" -version >/dev/null
+
 # ------------------------------------------------------------- API service --
 if ((CONFIG_CHANGED)); then
     # The service reads containers.conf only at start.

@@ -46,6 +46,9 @@ _mlenv() {
             mlenv,status)
                 cmd="mlenv__subcmd__status"
                 ;;
+            mlenv,unit)
+                cmd="mlenv__subcmd__unit"
+                ;;
             mlenv,up)
                 cmd="mlenv__subcmd__up"
                 ;;
@@ -97,6 +100,9 @@ _mlenv() {
             mlenv__subcmd__help,status)
                 cmd="mlenv__subcmd__help__subcmd__status"
                 ;;
+            mlenv__subcmd__help,unit)
+                cmd="mlenv__subcmd__help__subcmd__unit"
+                ;;
             mlenv__subcmd__help,up)
                 cmd="mlenv__subcmd__help__subcmd__up"
                 ;;
@@ -113,7 +119,7 @@ _mlenv() {
 
     case "${cmd}" in
         mlenv)
-            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version up down restart rm exec status logs gpu completions man help"
+            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version up down restart rm exec status logs unit gpu completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -367,7 +373,7 @@ _mlenv() {
             return 0
             ;;
         mlenv__subcmd__help)
-            opts="up down restart rm exec status logs gpu completions man help"
+            opts="up down restart rm exec status logs unit gpu completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -548,6 +554,20 @@ _mlenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mlenv__subcmd__help__subcmd__unit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mlenv__subcmd__help__subcmd__up)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -692,8 +712,38 @@ _mlenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mlenv__subcmd__unit)
+            opts="-v -q -C -h -V --for-podman --verbose --quiet --host --project --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --for-podman)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mlenv__subcmd__up)
-            opts="-p -v -q -C -h -V --image --port --env-file --gpu --memory --cpus --no-user-mapping --recreate --requirements --force-requirements --verbose --quiet --host --project --help --version"
+            opts="-p -v -q -C -h -V --image --port --env-file --gpu --memory --cpus --no-user-mapping --recreate --requirements --force-requirements --no-autostart --autostart --verbose --quiet --host --project --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

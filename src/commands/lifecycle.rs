@@ -23,6 +23,10 @@ pub async fn down(cfg: &Config, podman: &Podman) -> Result<()> {
             ui::success(&format!("Stopped {name} (start it again with `mlenv up`)"));
         }
     }
+    // Stopped on purpose stays stopped after a reboot.
+    if crate::autostart::disable(cfg)? {
+        ui::info("Autostart disabled until the next `mlenv up`");
+    }
     Ok(())
 }
 
@@ -63,6 +67,9 @@ pub async fn rm(cfg: &Config, podman: &Podman, force: bool) -> Result<()> {
             ));
         }
         None => ui::info(&format!("{name} does not exist")),
+    }
+    if crate::autostart::remove(cfg)? {
+        ui::info("Removed its autostart unit");
     }
     drop(lock);
     match std::fs::remove_dir_all(&cfg.project.state_dir) {

@@ -5,6 +5,7 @@ pub mod gpu;
 pub mod lifecycle;
 pub mod logs;
 pub mod status;
+pub mod unit;
 pub mod up;
 
 use color_eyre::eyre::Result;
@@ -36,6 +37,7 @@ pub async fn run(cfg: &Config) -> Result<()> {
         Action::Exec { command } => exec::run(cfg, &podman, command.as_deref()).await,
         Action::Status { json } => status::run(cfg, &podman, *json).await,
         Action::Logs { follow, mlenv } => logs::run(cfg, &podman, *follow, *mlenv).await,
+        Action::Unit { for_podman } => unit::run(cfg, &podman, for_podman.as_deref()).await,
         Action::GpuList { json } => gpu::list(&podman, *json).await,
         Action::GpuSetup(args) => gpu::setup(&podman, args).await,
     }

@@ -36,8 +36,18 @@ pub struct Status {
     /// Why `gpu_usage` is empty although GPUs are attached to a running container.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu_usage_error: Option<String>,
+    /// The systemd user unit that brings the environment back after a reboot.
+    pub autostart: Autostart,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settings: Option<Settings>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Autostart {
+    /// Whether it runs at the next boot (or login): `up` enables it, `down` disables it.
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<std::path::PathBuf>,
 }
 
 /// One GPU as nvidia-smi reports it. Values nvidia-smi cannot give (`[N/A]`, as on MIG
@@ -86,6 +96,12 @@ pub async fn run(cfg: &Config, podman: &Podman, json: bool) -> Result<()> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let mut status = build(cfg, container.as_ref(), now)?;
+    if let Some((unit, enabled)) = crate::autostart::installed(cfg) {
+        status.autostart = Autostart {
+            enabled,
+            unit: Some(unit),
+        };
+    }
     if status.running && !status.gpus.is_empty() {
         match gpu_usage(podman, &cfg.project.container).await {
             Ok(usage) => status.gpu_usage = usage,
@@ -120,6 +136,10 @@ fn build(cfg: &Config, c: Option<&Container>, now: i64) -> Result<Status> {
             gpus: vec![],
             gpu_usage: vec![],
             gpu_usage_error: None,
+            autostart: Autostart {
+                enabled: false,
+                unit: None,
+            },
             settings: None,
         });
     };
@@ -146,6 +166,10 @@ fn build(cfg: &Config, c: Option<&Container>, now: i64) -> Result<Status> {
             .unwrap_or_default(),
         gpu_usage: vec![],
         gpu_usage_error: None,
+        autostart: Autostart {
+            enabled: false,
+            unit: None,
+        },
         settings,
     })
 }
@@ -248,6 +272,12 @@ fn render(s: &Status) -> String {
         if s.running && !s.gpus.is_empty() {
             out.push_str(&gpu_table(&s.gpu_usage, s.gpu_usage_error.as_deref()));
         }
+        let autostart = match (&s.autostart.unit, s.autostart.enabled) {
+            (Some(u), true) => format!("after reboot ({})", u.display()),
+            (Some(u), false) => format!("off until `mlenv up` ({})", u.display()),
+            (None, _) => "off".to_string(),
+        };
+        row(&mut out, "Autostart:", &autostart);
         if let Some(st) = &s.settings {
             row(
                 &mut out,

@@ -13,14 +13,32 @@ use crate::envfile::EnvFile;
 use crate::error::{invalid, Exit, EXIT_DRIFT};
 use crate::podman::{Container, Podman};
 use crate::settings::{differences, merge, show_ports, Difference, Settings, LABEL_SETTINGS};
-use crate::{gpu, state, ui};
+use crate::{autostart, gpu, state, ui};
 
 /// After this long a start gets a word on why it may take minutes (the keep-id copy).
 const SLOW_START_HINT: Duration = Duration::from_secs(3);
 
 pub async fn run(cfg: &Config, up: &Up, podman: &Podman) -> Result<()> {
+    if let Some(wanted) = up.autostart {
+        autostart::set_wanted(cfg, wanted)?;
+    }
     let (image_id, lock) = bring_up(cfg, up, podman).await?;
+    // The warm path writes nothing; every other `up` (re)writes and enables the unit.
+    if lock.is_some() || up.autostart == Some(true) {
+        if let Err(e) = write_autostart(cfg, up, podman).await {
+            ui::warn(&format!("The autostart unit was not written: {e:#}"));
+        }
+    }
     install_requirements(cfg, up, podman, &image_id, lock).await
+}
+
+/// The unit is made from the settings the container now has (a recreate merges them).
+async fn write_autostart(cfg: &Config, up: &Up, podman: &Podman) -> Result<()> {
+    let Some(c) = podman.inspect(&cfg.project.container).await? else {
+        return Ok(());
+    };
+    let settings = recorded_settings(&c)?;
+    autostart::install(cfg, podman, &settings, up.env.as_ref()).await
 }
 
 /// Makes the container run; returns its image's ID, and the project lock when this run had
@@ -387,11 +405,7 @@ async fn create_and_start(
 ) -> Result<String> {
     let name = &cfg.project.container;
     ensure_image(podman, &settings.image).await?;
-    let image = podman.image(&settings.image).await?;
-    let facts = ImageFacts {
-        path: image.env("PATH").map(str::to_string),
-        id: image.id,
-    };
+    let (body, facts) = body_for(cfg, podman, settings, devices, env).await?;
     // Bind-mount sources must exist; they are the caller's, so keep-id can write them.
     for dir in [
         python_dir(&cfg.project, &facts.id),
@@ -402,32 +416,10 @@ async fn create_and_start(
     let profile = profile_script(&cfg.project);
     std::fs::write(&profile, PROFILE_SCRIPT)
         .wrap_err_with(|| format!("cannot write {}", profile.display()))?;
-    let info = podman.info().await?;
-    tracing::debug!(version = %info.version, rootless = info.rootless, "podman service");
-    let user = UserMode::choose(
-        settings.user_mapping,
-        info.rootless,
-        nix::unistd::getuid().as_raw(),
-        nix::unistd::getgid().as_raw(),
-    );
-    let mut body = create_body(
-        &cfg.project,
-        cfg.project.dir_str()?,
-        settings,
-        env,
-        user,
-        &facts,
-    );
-    // The label records the names asked for; podman gets them resolved (`amd.com/gpu=all`
-    // expanded where the spec has no `all` device).
-    body.devices = devices
-        .iter()
-        .map(|d| crate::podman::Device { path: d.clone() })
-        .collect();
     tracing::debug!(
         name = %body.name,
         image = %body.image,
-        user = ?user,
+        user = ?body.userns.as_ref().map(|n| &n.nsmode).or(body.user.as_ref()),
         devices = ?body.devices,
         ports = %show_ports(&settings.ports),
         env_keys = ?body.env.keys().collect::<Vec<_>>(),
@@ -452,6 +444,44 @@ async fn create_and_start(
     ui::success(&format!("Created and started {name}"));
     show_access(settings);
     Ok(facts.id)
+}
+
+/// The create body for `settings`, as `up` sends it and as the autostart unit reproduces it.
+pub async fn body_for(
+    cfg: &Config,
+    podman: &Podman,
+    settings: &Settings,
+    devices: &[String],
+    env: Option<&EnvFile>,
+) -> Result<(crate::podman::CreateBody, ImageFacts)> {
+    let image = podman.image(&settings.image).await?;
+    let facts = ImageFacts {
+        path: image.env("PATH").map(str::to_string),
+        id: image.id,
+    };
+    let info = podman.info().await?;
+    tracing::debug!(version = %info.version, rootless = info.rootless, "podman service");
+    let user = UserMode::choose(
+        settings.user_mapping,
+        info.rootless,
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
+    let mut body = create_body(
+        &cfg.project,
+        cfg.project.dir_str()?,
+        settings,
+        env,
+        user,
+        &facts,
+    );
+    // The label records the names asked for; podman gets them resolved (`amd.com/gpu=all`
+    // expanded where the spec has no `all` device).
+    body.devices = devices
+        .iter()
+        .map(|d| crate::podman::Device { path: d.clone() })
+        .collect();
+    Ok((body, facts))
 }
 
 async fn start(podman: &Podman, name: &str) -> Result<()> {

@@ -25,6 +25,8 @@ pub struct Resolved {
     pub devices: Vec<String>,
     /// Things the user should hear: the default's reason, a regenerated spec.
     pub notes: Vec<String>,
+    /// The host device nodes those devices inject (what a boot waits for).
+    pub nodes: Vec<String>,
 }
 
 /// Checks `wanted` (None: the default, every NVIDIA GPU when podman has a spec for them).
@@ -51,8 +53,8 @@ pub fn resolve(
         if names.is_empty() {
             return Ok(Resolved {
                 names,
-                devices: vec![],
                 notes,
+                ..Resolved::default()
             });
         }
         let devices = registry
@@ -103,10 +105,25 @@ pub fn resolve(
             }
         }
         if problems.is_empty() {
+            let mut nodes: Vec<String> = Vec::new();
+            for d in &devices {
+                if let Some(dev) = registry.device(d) {
+                    let shared = dev.spec().container_edits.iter();
+                    for edits in shared.chain([&dev.device().container_edits]) {
+                        for n in &edits.device_nodes {
+                            let path = n.host_path.clone().unwrap_or_else(|| n.path.clone());
+                            if !nodes.contains(&path) {
+                                nodes.push(path);
+                            }
+                        }
+                    }
+                }
+            }
             return Ok(Resolved {
                 names,
                 devices: devices.iter().map(|d| d.to_string()).collect(),
                 notes,
+                nodes,
             });
         }
         let healable = heal && !healed && problems.iter().all(|p| p.header.is_some());

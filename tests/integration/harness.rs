@@ -75,6 +75,7 @@ impl Project {
             .env("XDG_STATE_HOME", &self.state)
             .env("XDG_DATA_HOME", self.root.path().join("data"))
             .env("XDG_CACHE_HOME", self.root.path().join("cache"))
+            .env("XDG_CONFIG_HOME", self.root.path().join("config"))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
         cmd

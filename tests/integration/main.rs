@@ -9,6 +9,7 @@ mod harness;
 #[path = "../support/nvidia_tree.rs"]
 mod nvidia_tree;
 
+mod autostart;
 mod bad_input;
 mod core;
 mod exec_status;

@@ -48,7 +48,7 @@ for name, ver, nfiles in json.loads(sys.argv[2]):
 const SLOW_FILES: usize = 4000;
 
 /// Writes wheels `(name, version, extra modules)` into `dir`.
-fn wheels(dir: &Path, specs: &[(&str, &str, usize)]) {
+pub fn wheels(dir: &Path, specs: &[(&str, &str, usize)]) {
     let json = serde_json::to_string(
         &specs
             .iter()

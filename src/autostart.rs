@@ -1,0 +1,347 @@
+//! Back after a reboot: the systemd user unit of an environment ([`unit`] writes it), enabled
+//! by `up`, disabled by `down` (an environment stopped on purpose stays stopped after a
+//! reboot), removed by `rm`.
+//!
+//! Enabling is done in files, as `systemctl enable` would: the `default.target.wants`
+//! symlink of a `.service`, the `[Install]` section of a quadlet file (whose generated unit
+//! cannot be `enable`d). So it works, and is testable, without a running user manager; when
+//! there is one, mlenv asks it to reload. Without one (HPC nodes, containers) the container
+//! keeps podman's restart policy and mlenv says once that a reboot needs an `mlenv up`.
+
+pub mod unit;
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use color_eyre::eyre::{eyre, Result, WrapErr};
+
+use self::unit::{Flavour, UnitInput};
+use crate::config::Config;
+use crate::envfile::EnvFile;
+use crate::gpu::policy::config_home;
+use crate::podman::Podman;
+use crate::settings::Settings;
+use crate::ui;
+
+/// In the project's state dir: present when the user opted out with `--no-autostart`.
+const OPT_OUT: &str = "autostart-off";
+/// In the project's state dir: the env file copy the unit reads (mode 0600).
+const ENV_COPY: &str = "env";
+
+/// Both places a unit of this project may be.
+fn unit_paths(container: &str) -> [(Flavour, PathBuf); 2] {
+    let home = config_home();
+    [Flavour::Service, Flavour::Quadlet].map(|f| (f, f.path(&home, container)))
+}
+
+fn wants_link(container: &str) -> PathBuf {
+    config_home()
+        .join("systemd/user/default.target.wants")
+        .join(format!("{container}.service"))
+}
+
+pub fn env_copy(cfg: &Config) -> PathBuf {
+    cfg.project.state_dir.join(ENV_COPY)
+}
+
+/// `--no-autostart` (Some(false)) and `--autostart` (Some(true)): remembered for the project.
+pub fn set_wanted(cfg: &Config, wanted: bool) -> Result<()> {
+    let marker = cfg.project.state_dir.join(OPT_OUT);
+    if wanted {
+        match std::fs::remove_file(&marker) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+    } else {
+        crate::state::create_private_dir(&cfg.project.state_dir)?;
+        std::fs::write(&marker, "")?;
+        if remove(cfg)? {
+            ui::info("Autostart off: removed the environment's systemd unit");
+        }
+    }
+    Ok(())
+}
+
+fn wanted(cfg: &Config) -> bool {
+    !cfg.project.state_dir.join(OPT_OUT).exists()
+}
+
+/// What `up` does once the container runs: write the unit for its settings, enabled.
+pub async fn install(
+    cfg: &Config,
+    podman: &Podman,
+    settings: &Settings,
+    env: Option<&EnvFile>,
+) -> Result<()> {
+    if !wanted(cfg) {
+        return Ok(());
+    }
+    let text = match render(cfg, podman, settings, env, None, true).await? {
+        Some(text) => text,
+        None => return Ok(()),
+    };
+    let version = podman.version().await?;
+    let flavour = Flavour::for_podman(&version);
+    let path = flavour.path(&config_home(), &cfg.project.container);
+    // A podman upgrade across 4.4 changes the flavour: the other file goes.
+    for (other, p) in unit_paths(&cfg.project.container) {
+        if other != flavour {
+            remove_file(&p)?;
+        }
+    }
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        crate::gpu::preflight::write_spec(&path, &text)
+            .wrap_err_with(|| format!("cannot write {}", path.display()))?;
+        tracing::debug!(unit = %path.display(), "wrote the autostart unit");
+    }
+    if flavour == Flavour::Service {
+        link_wants(&cfg.project.container)?;
+    } else {
+        remove_file(&wants_link(&cfg.project.container))?;
+    }
+    reload_and_explain(cfg);
+    Ok(())
+}
+
+/// The unit text for `settings` (None when this podman gets no unit: rootful, or values
+/// that cannot be put in a podman env file).
+pub async fn render(
+    cfg: &Config,
+    podman: &Podman,
+    settings: &Settings,
+    env: Option<&EnvFile>,
+    for_podman: Option<&str>,
+    write_env: bool,
+) -> Result<Option<String>> {
+    let info = podman.info().await?;
+    if !info.rootless && for_podman.is_none() {
+        note_once(
+            cfg,
+            "rootful",
+            "Autostart units are for rootless podman; with rootful podman use a system unit (podman generate systemd)",
+        );
+        return Ok(None);
+    }
+    let version = for_podman.map_or(info.version.clone(), str::to_string);
+    let names = crate::commands::up::parse_names(&settings.gpus)?;
+    let gpus = if names.is_empty() {
+        Default::default()
+    } else {
+        crate::commands::up::check_gpus(podman, Some(&names)).await?
+    };
+    let (body, _) =
+        crate::commands::up::body_for(cfg, podman, settings, &gpus.devices, None).await?;
+
+    let env_path = env_copy(cfg);
+    if let Some(recorded) = &settings.env_file {
+        let env = match env {
+            Some(e) => e.clone(),
+            None => crate::config::reread_env(recorded)?,
+        };
+        if let Some((k, _)) = env.vars.iter().find(|(_, v)| v.contains('\n')) {
+            ui::warn(&format!(
+                "No autostart unit: {k} in {} holds a line break, which a podman env file cannot carry",
+                recorded.display()
+            ));
+            return Ok(None);
+        }
+        if write_env {
+            write_env_copy(&env_path, &env)?;
+        }
+    }
+    let podman_bin = find_podman();
+    let input = UnitInput {
+        body: &body,
+        env_keys: &settings.env_keys,
+        env_file: settings.env_file.as_ref().map(|_| env_path.as_path()),
+        wait_for: &gpus.nodes,
+        podman_bin: &podman_bin,
+        project_dir: cfg.project.dir_str()?,
+    };
+    Ok(Some(match Flavour::for_podman(&version) {
+        Flavour::Service => unit::service_unit(&input, true),
+        Flavour::Quadlet => unit::quadlet_unit(&input, &version, true),
+    }))
+}
+
+/// Podman's env-file format: `KEY=VALUE` lines, taken literally.
+fn write_env_copy(path: &Path, env: &EnvFile) -> Result<()> {
+    let mut text =
+        String::from("# Written by mlenv from the project's env file, for its autostart unit.\n");
+    for (k, v) in &env.vars {
+        text.push_str(&format!("{k}={v}\n"));
+    }
+    if std::fs::read_to_string(path).ok().as_deref() == Some(text.as_str()) {
+        return Ok(());
+    }
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .wrap_err_with(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).wrap_err_with(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// `down`: the environment stays stopped after a reboot.
+pub fn disable(cfg: &Config) -> Result<bool> {
+    let name = &cfg.project.container;
+    let mut changed = remove_file(&wants_link(name))?;
+    for (flavour, path) in unit_paths(name) {
+        if flavour != Flavour::Quadlet {
+            continue;
+        }
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if let Some(at) = text.find("\n[Install]\n") {
+                crate::gpu::preflight::write_spec(&path, &text[..=at])
+                    .wrap_err_with(|| format!("cannot write {}", path.display()))?;
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        reload(cfg);
+    }
+    Ok(changed)
+}
+
+/// `rm`: the unit goes with the container. Returns whether there was one.
+pub fn remove(cfg: &Config) -> Result<bool> {
+    let name = &cfg.project.container;
+    let mut removed = remove_file(&wants_link(name))?;
+    for (_, path) in unit_paths(name) {
+        removed |= remove_file(&path)?;
+    }
+    if removed {
+        reload(cfg);
+    }
+    Ok(removed)
+}
+
+/// The unit file of this project, if any, and whether it is enabled.
+pub fn installed(cfg: &Config) -> Option<(PathBuf, bool)> {
+    let name = &cfg.project.container;
+    unit_paths(name).into_iter().find_map(|(flavour, path)| {
+        let enabled = match flavour {
+            Flavour::Service => wants_link(name).exists(),
+            Flavour::Quadlet => std::fs::read_to_string(&path)
+                .ok()?
+                .contains("\n[Install]\n"),
+        };
+        path.exists().then_some((path, enabled))
+    })
+}
+
+fn remove_file(path: &Path) -> Result<bool> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(eyre!("cannot remove {}: {e}", path.display())),
+    }
+}
+
+fn link_wants(container: &str) -> Result<()> {
+    let link = wants_link(container);
+    let target = PathBuf::from(format!("../{container}.service"));
+    if std::fs::read_link(&link).ok().as_deref() == Some(target.as_path()) {
+        return Ok(());
+    }
+    if let Some(dir) = link.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    remove_file(&link)?;
+    std::os::unix::fs::symlink(&target, &link)
+        .wrap_err_with(|| format!("cannot enable {}", link.display()))
+}
+
+fn find_podman() -> String {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("podman"))
+        .find(|p| p.is_file())
+        .map_or_else(
+            || "/usr/bin/podman".to_string(),
+            |p| p.display().to_string(),
+        )
+}
+
+/// Whether this user has a running systemd user manager to tell about unit changes.
+fn user_manager() -> bool {
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .is_some_and(|d| d.join("systemd/private").exists())
+}
+
+fn reload(cfg: &Config) {
+    if !user_manager() {
+        return;
+    }
+    match std::process::Command::new("systemctl")
+        .args(["--user", "daemon-reload"])
+        .status()
+    {
+        Ok(s) if s.success() => {}
+        other => {
+            tracing::debug!("systemctl --user daemon-reload: {other:?}");
+            note_once(
+                cfg,
+                "reload",
+                "systemctl --user daemon-reload failed: the unit takes effect after the next login",
+            );
+        }
+    }
+}
+
+/// After `up` enabled the unit: reload, and say once what would keep it from running.
+fn reload_and_explain(cfg: &Config) {
+    if !user_manager() {
+        note_once(
+            cfg,
+            "no-systemd",
+            "No systemd user manager here, so the environment is not started after a reboot \
+             (run `mlenv up` then); podman still restarts it if it fails",
+        );
+        return;
+    }
+    reload(cfg);
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name);
+    if let Some(user) = user {
+        if !Path::new("/var/lib/systemd/linger").join(&user).exists() {
+            note_once(
+                cfg,
+                "linger",
+                &format!(
+                    "The environment comes back when you log in after a reboot; to start it at boot, run `loginctl enable-linger {user}`"
+                ),
+            );
+        }
+    }
+}
+
+/// Says `message` the first time only (per user), with a marker in mlenv's state root.
+fn note_once(cfg: &Config, key: &str, message: &str) {
+    let Some(root) = cfg.project.state_dir.parent() else {
+        return;
+    };
+    let marker = root.join(format!(".noted-{key}"));
+    if marker.exists() {
+        tracing::debug!("{message}");
+        return;
+    }
+    ui::info(message);
+    let _ = std::fs::create_dir_all(root);
+    let _ = std::fs::write(&marker, "");
+}

@@ -1,0 +1,682 @@
+//! The systemd user unit that brings an environment back after a reboot, written from the
+//! same create body mlenv sends to the API, so the unit's container is the same container:
+//! image, name, keep-id, CDI devices, ports, mounts, limits, workdir and labels (mlenv's
+//! settings label included, so `mlenv up` recognises it and sees no drift).
+//!
+//! Two flavours, by the installed podman's version:
+//! * podman 4.4 and later: a quadlet `.container`, using only the keys that version knows
+//!   (an unknown key makes quadlet drop the whole unit without a word); the rest go in
+//!   `PodmanArgs=`;
+//! * before 4.4 (no quadlet): a plain `.service` running `podman run --replace`.
+//!
+//! Values from the env file never appear here: the unit points at a 0600 copy
+//! (`--env-file`), and the copy's keys are left out of `Environment=`.
+
+use std::path::{Path, PathBuf};
+
+use crate::gpu::policy::major_minor;
+use crate::podman::CreateBody;
+
+/// Which kind of unit the installed podman gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    /// `~/.config/systemd/user/NAME.service` (podman < 4.4).
+    Service,
+    /// `~/.config/containers/systemd/NAME.container` (podman >= 4.4).
+    Quadlet,
+}
+
+impl Flavour {
+    pub fn for_podman(version: &str) -> Flavour {
+        if major_minor(version).unwrap_or((0, 0)) >= (4, 4) {
+            Flavour::Quadlet
+        } else {
+            Flavour::Service
+        }
+    }
+
+    /// Where the unit file goes, below `$XDG_CONFIG_HOME`.
+    pub fn path(self, config_home: &Path, container: &str) -> PathBuf {
+        match self {
+            Flavour::Service => config_home
+                .join("systemd/user")
+                .join(format!("{container}.service")),
+            Flavour::Quadlet => config_home
+                .join("containers/systemd")
+                .join(format!("{container}.container")),
+        }
+    }
+}
+
+/// What goes into a unit besides the create body.
+#[derive(Debug, Clone)]
+pub struct UnitInput<'a> {
+    pub body: &'a CreateBody,
+    /// The env file's keys: left to `env_file`, never written as `Environment=`.
+    pub env_keys: &'a [String],
+    /// The 0600 copy of the env file the unit reads.
+    pub env_file: Option<&'a Path>,
+    /// Device nodes to wait for at boot (the GPU driver may load after the user manager).
+    pub wait_for: &'a [String],
+    /// The podman binary the unit runs.
+    pub podman_bin: &'a str,
+    /// The project folder, for the description.
+    pub project_dir: &'a str,
+}
+
+/// How long a boot waits for the GPU device nodes before starting anyway (podman then
+/// says what is missing). Short enough never to stall a login.
+pub const DEVICE_WAIT_SECONDS: u32 = 30;
+
+const HEADER: &str = "\
+# Written by mlenv: brings this environment back after a reboot.
+# `mlenv down` disables it, `mlenv up` enables it again, `mlenv rm` removes it.
+# mlenv rewrites this file; change the environment with `mlenv up --recreate` instead.
+";
+
+/// `podman run` arguments (after `run`) for the container the body describes; the image last.
+pub fn run_args(input: &UnitInput) -> Vec<String> {
+    let b = input.body;
+    let mut a: Vec<String> = vec!["--name".into(), b.name.clone()];
+    a.push(format!(
+        "--entrypoint={}",
+        serde_json::to_string(&b.entrypoint).expect("strings serialise")
+    ));
+    for (k, v) in &b.labels {
+        a.push("--label".into());
+        a.push(format!("{k}={v}"));
+    }
+    for (k, v) in env_vars(input) {
+        a.push("--env".into());
+        a.push(format!("{k}={v}"));
+    }
+    if let Some(f) = input.env_file {
+        a.push(format!("--env-file={}", f.display()));
+    }
+    a.push(format!("--workdir={}", b.work_dir));
+    for m in &b.mounts {
+        a.push("--volume".into());
+        a.push(volume(m));
+    }
+    if let Some(ns) = &b.userns {
+        a.push(format!("--userns={}", ns.nsmode));
+    }
+    if let Some(u) = &b.user {
+        a.push(format!("--user={u}"));
+    }
+    for d in &b.devices {
+        a.push(format!("--device={}", d.path));
+    }
+    for p in &b.portmappings {
+        a.push(format!("--publish={}", publish(p)));
+    }
+    a.extend(limit_args(b));
+    for opt in &b.selinux_opts {
+        a.push(format!("--security-opt=label={opt}"));
+    }
+    if let Some(shm) = b.shm_size {
+        a.push(format!("--shm-size={shm}"));
+    }
+    if let Some(t) = b.stop_timeout {
+        a.push(format!("--stop-timeout={t}"));
+    }
+    a.push("--pull=never".into());
+    a.push(b.image.clone());
+    a
+}
+
+fn env_vars<'a>(input: &'a UnitInput) -> impl Iterator<Item = (&'a String, &'a String)> {
+    input
+        .body
+        .env
+        .iter()
+        .filter(|(k, _)| !input.env_keys.contains(k))
+}
+
+fn volume(m: &crate::podman::Mount) -> String {
+    let opts: Vec<&str> = m
+        .options
+        .iter()
+        .map(String::as_str)
+        .filter(|o| *o != "bind")
+        .collect();
+    if opts.is_empty() {
+        format!("{}:{}", m.source, m.destination)
+    } else {
+        format!("{}:{}:{}", m.source, m.destination, opts.join(","))
+    }
+}
+
+fn publish(p: &crate::podman::PortMapping) -> String {
+    let ip = if p.host_ip.is_empty() {
+        String::new()
+    } else {
+        format!("{}:", p.host_ip)
+    };
+    format!(
+        "{ip}{}:{}/{}",
+        p.host_port,
+        p.container_port,
+        if p.protocol.is_empty() {
+            "tcp"
+        } else {
+            &p.protocol
+        }
+    )
+}
+
+fn limit_args(b: &CreateBody) -> Vec<String> {
+    let mut a = Vec::new();
+    if let Some(l) = &b.resource_limits {
+        if let Some(m) = &l.memory {
+            a.push(format!("--memory={}", m.limit));
+        }
+        if let Some(c) = &l.cpu {
+            a.push(format!("--cpus={}", c.quota as f64 / c.period as f64));
+        }
+    }
+    a
+}
+
+/// One word of an `Exec*=` line: quoted when needed, `$` and `%` escaped so systemd passes
+/// them through (it expands `${VAR}` and `%x` specifiers otherwise).
+pub fn exec_word(s: &str) -> String {
+    let escaped = s.replace('%', "%%").replace('$', "$$");
+    let plain = !escaped.is_empty()
+        && escaped
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"'\\;".contains(&b));
+    if plain {
+        escaped
+    } else {
+        format!(
+            "\"{}\"",
+            escaped
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n")
+        )
+    }
+}
+
+/// A quadlet value that holds one word (`Label=`, `Environment=`): quoted the same way.
+fn quadlet_word(s: &str) -> String {
+    exec_word(s)
+}
+
+fn wait_line(input: &UnitInput) -> Option<String> {
+    if input.wait_for.is_empty() {
+        return None;
+    }
+    let tests: Vec<String> = input
+        .wait_for
+        .iter()
+        .map(|p| format!("[ -e {} ]", sh_word(p)))
+        .collect();
+    let seconds: Vec<String> = (1..=DEVICE_WAIT_SECONDS).map(|i| i.to_string()).collect();
+    let script = format!(
+        "for i in {}; do {} && exit 0; sleep 1; done; exit 0",
+        seconds.join(" "),
+        tests.join(" && ")
+    );
+    Some(format!(
+        "# Waits up to {DEVICE_WAIT_SECONDS} s for the GPU device nodes, then starts anyway.\n\
+         ExecStartPre=/bin/sh -c {}\n",
+        exec_word(&script)
+    ))
+}
+
+fn sh_word(s: &str) -> String {
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@=,".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Skips the start when the container already runs (a user manager that starts at login
+/// while the environment is up must not replace it under the user's feet).
+fn condition_line(input: &UnitInput) -> String {
+    format!(
+        "ExecCondition=/bin/sh -c {}\n",
+        exec_word(&format!(
+            "! {} container inspect --format {{{{.State.Running}}}} {} 2>/dev/null | grep -qx true",
+            input.podman_bin, input.body.name
+        ))
+    )
+}
+
+fn description(input: &UnitInput) -> String {
+    format!(
+        "Description=mlenv environment {} for {}\n",
+        input.body.name,
+        input.project_dir.replace('%', "%%")
+    )
+}
+
+/// The `.service` of podman before 4.4.
+pub fn service_unit(input: &UnitInput, enabled: bool) -> String {
+    let mut exec = vec![
+        input.podman_bin.to_string(),
+        "run".into(),
+        "--detach".into(),
+        "--replace".into(),
+        format!("--restart={}", input.body.restart_policy),
+    ];
+    exec.extend(run_args(input));
+    let exec: Vec<String> = exec.iter().map(|w| exec_word(w)).collect();
+    let mut u = String::from(HEADER);
+    u.push_str("[Unit]\n");
+    u.push_str(&description(input));
+    u.push_str(
+        "# No wait for network-online: the image is local (--pull=never), and in a user\n\
+         # session that target stalls boot (podman#22197).\n",
+    );
+    u.push_str("\n[Service]\nType=oneshot\nRemainAfterExit=yes\n");
+    u.push_str(&condition_line(input));
+    if let Some(w) = wait_line(input) {
+        u.push_str(&w);
+    }
+    u.push_str(&format!("ExecStart={}\n", exec.join(" ")));
+    u.push_str(&format!(
+        "ExecStop={} stop --ignore --time=10 {}\n",
+        input.podman_bin, input.body.name
+    ));
+    u.push_str("TimeoutStartSec=300\n");
+    if enabled {
+        u.push_str("\n[Install]\nWantedBy=default.target\n");
+    }
+    u
+}
+
+/// The quadlet `.container` of podman 4.4 and later, with keys gated by `version`.
+pub fn quadlet_unit(input: &UnitInput, version: &str, enabled: bool) -> String {
+    let v = major_minor(version).unwrap_or((4, 4));
+    let b = input.body;
+    let mut c = String::new();
+    let mut args: Vec<String> = Vec::new();
+    let mut key = |k: &str, val: &str| c.push_str(&format!("{k}={val}\n"));
+    key("Image", &b.image);
+    key("ContainerName", &b.name);
+    if v >= (4, 6) {
+        key("Pull", "never");
+    } else {
+        args.push("--pull=never".into());
+    }
+    for d in &b.devices {
+        key("AddDevice", &d.path);
+    }
+    for p in &b.portmappings {
+        key("PublishPort", &publish(p));
+    }
+    for (k, val) in env_vars(input) {
+        key("Environment", &quadlet_word(&format!("{k}={val}")));
+    }
+    if let Some(f) = input.env_file {
+        key("EnvironmentFile", &f.display().to_string());
+    }
+    for m in &b.mounts {
+        key("Volume", &quadlet_word(&volume(m)));
+    }
+    for (k, val) in &b.labels {
+        key("Label", &quadlet_word(&format!("{k}={val}")));
+    }
+    if let Some(ns) = &b.userns {
+        if v >= (4, 5) {
+            key("UserNS", &ns.nsmode);
+        } else {
+            key("RemapUsers", &ns.nsmode);
+        }
+    }
+    if let Some(u) = &b.user {
+        args.push(format!("--user={u}"));
+    }
+    if !b.selinux_opts.is_empty() {
+        if v >= (4, 5) && b.selinux_opts.iter().all(|o| o == "disable") {
+            key("SecurityLabelDisable", "true");
+        } else {
+            args.extend(
+                b.selinux_opts
+                    .iter()
+                    .map(|o| format!("--security-opt=label={o}")),
+            );
+        }
+    }
+    if v >= (4, 6) {
+        key("WorkingDir", &quadlet_word(&b.work_dir));
+    } else {
+        args.push(format!("--workdir={}", b.work_dir));
+    }
+    if let Some(shm) = b.shm_size {
+        if v >= (4, 7) {
+            key("ShmSize", &shm.to_string());
+        } else {
+            args.push(format!("--shm-size={shm}"));
+        }
+    }
+    let entrypoint = serde_json::to_string(&b.entrypoint).expect("strings serialise");
+    if v >= (5, 0) {
+        key("Entrypoint", &quadlet_word(&entrypoint));
+    } else {
+        args.push(format!("--entrypoint={entrypoint}"));
+    }
+    if let Some(t) = b.stop_timeout {
+        if v >= (5, 0) {
+            key("StopTimeout", &t.to_string());
+        } else {
+            args.push(format!("--stop-timeout={t}"));
+        }
+    }
+    let mut limits = limit_args(b);
+    if v >= (5, 5) {
+        if let Some(pos) = limits.iter().position(|l| l.starts_with("--memory=")) {
+            let m = limits.remove(pos);
+            key("Memory", m.trim_start_matches("--memory="));
+        }
+    }
+    args.extend(limits);
+    for a in &args {
+        key("PodmanArgs", &quadlet_word(a));
+    }
+
+    let mut u = String::from(HEADER);
+    u.push_str("[Unit]\n");
+    u.push_str(&description(input));
+    u.push_str("\n[Container]\n");
+    u.push_str(&c);
+    u.push_str("\n[Service]\n");
+    u.push_str(&condition_line(input));
+    if let Some(w) = wait_line(input) {
+        u.push_str(&w);
+    }
+    u.push_str("TimeoutStartSec=300\nRestart=on-failure\nRestartSec=10\n");
+    if v >= (5, 4) {
+        u.push_str(
+            "\n[Quadlet]\n\
+             # No wait for network-online (podman#24588): the image is local, and a start\n\
+             # that fails early is retried.\n\
+             DefaultDependencies=false\n",
+        );
+    }
+    if enabled {
+        u.push_str("\n[Install]\nWantedBy=default.target\n");
+    }
+    u
+}
+
+/// Words of an `Exec*=` line as systemd splits them (quotes, backslash escapes, `$$`, `%%`);
+/// specifiers other than `%%` are not expanded (mlenv's units use none).
+#[cfg(test)]
+pub fn split_exec(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            '"' | '\'' => {
+                in_word = true;
+                let quote = c;
+                while let Some(c) = chars.next() {
+                    match c {
+                        c if c == quote => break,
+                        '\\' if quote == '"' => match chars.next() {
+                            Some('n') => cur.push('\n'),
+                            Some(other) => cur.push(other),
+                            None => {}
+                        },
+                        other => cur.push(other),
+                    }
+                }
+            }
+            other => {
+                in_word = true;
+                cur.push(other);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    words
+        .into_iter()
+        .map(|w| w.replace("$$", "$").replace("%%", "%"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::podman::{Device, Mount, Namespace, PortMapping};
+    use std::collections::BTreeMap;
+
+    fn body() -> CreateBody {
+        let mut labels = BTreeMap::new();
+        labels.insert(
+            "io.mlenv.settings".to_string(),
+            r#"{"image":"x","ports":["127.0.0.1:8888:8888/tcp"],"cost":"100%$"}"#.to_string(),
+        );
+        let mut env = BTreeMap::new();
+        env.insert("PIP_USER".to_string(), "1".to_string());
+        env.insert("SECRET_TOKEN".to_string(), "hunter2".to_string());
+        CreateBody {
+            name: "mlenv-p-12345678".into(),
+            image: "localhost/img:1".into(),
+            entrypoint: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "trap 'exit 0' TERM; wait".into(),
+            ],
+            labels,
+            env,
+            work_dir: "/home/u/my project".into(),
+            mounts: vec![Mount {
+                kind: "bind".into(),
+                source: "/home/u/my project".into(),
+                destination: "/home/u/my project".into(),
+                options: vec!["rbind".into(), "rw".into()],
+            }],
+            userns: Some(Namespace {
+                nsmode: "keep-id".into(),
+                value: None,
+            }),
+            devices: vec![Device {
+                path: "nvidia.com/gpu=0".into(),
+            }],
+            portmappings: vec![PortMapping {
+                host_ip: "127.0.0.1".into(),
+                host_port: 8888,
+                container_port: 8888,
+                protocol: "tcp".into(),
+                range: 0,
+            }],
+            restart_policy: "on-failure".into(),
+            selinux_opts: vec!["disable".into()],
+            shm_size: Some(2 << 30),
+            ..Default::default()
+        }
+    }
+
+    fn input<'a>(b: &'a CreateBody, keys: &'a [String], wait: &'a [String]) -> UnitInput<'a> {
+        UnitInput {
+            body: b,
+            env_keys: keys,
+            env_file: Some(Path::new("/home/u/.local/state/mlenv/p/env")),
+            wait_for: wait,
+            podman_bin: "/usr/bin/podman",
+            project_dir: "/home/u/my project",
+        }
+    }
+
+    #[test]
+    fn flavours() {
+        for (v, want) in [
+            ("4.3.1", Flavour::Service),
+            ("4.4.0", Flavour::Quadlet),
+            ("5.4.2", Flavour::Quadlet),
+            ("junk", Flavour::Service),
+        ] {
+            assert_eq!(Flavour::for_podman(v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn secrets_stay_in_the_env_file() {
+        let b = body();
+        let keys = vec!["SECRET_TOKEN".to_string()];
+        let i = input(&b, &keys, &[]);
+        for text in [
+            service_unit(&i, true),
+            quadlet_unit(&i, "4.4.0", true),
+            quadlet_unit(&i, "5.5.0", true),
+        ] {
+            assert!(
+                !text.contains("hunter2") && !text.contains("SECRET_TOKEN"),
+                "{text}"
+            );
+            assert!(text.contains("/home/u/.local/state/mlenv/p/env"), "{text}");
+            assert!(text.contains("PIP_USER=1"), "{text}");
+        }
+    }
+
+    #[test]
+    fn exec_line_round_trips_through_systemd_splitting() {
+        let b = body();
+        let i = input(&b, &[], &[]);
+        let unit = service_unit(&i, true);
+        let line = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("ExecStart="))
+            .unwrap();
+        let words = split_exec(line);
+        let mut want = vec![
+            "/usr/bin/podman".to_string(),
+            "run".into(),
+            "--detach".into(),
+            "--replace".into(),
+            "--restart=on-failure".into(),
+        ];
+        want.extend(run_args(&i));
+        assert_eq!(words, want);
+        assert!(
+            line.contains("100%%$$"),
+            "specifiers and variables escaped: {line}"
+        );
+    }
+
+    /// Keys quadlet knows, by the podman version that added them (podman-facts).
+    const KEYS: &[((u64, u64), &[&str])] = &[
+        (
+            (4, 4),
+            &[
+                "Image",
+                "ContainerName",
+                "AddDevice",
+                "PublishPort",
+                "Environment",
+                "EnvironmentFile",
+                "Volume",
+                "PodmanArgs",
+                "Label",
+                "RemapUsers",
+            ],
+        ),
+        ((4, 5), &["UserNS", "SecurityLabelDisable"]),
+        ((4, 6), &["WorkingDir", "Pull"]),
+        ((4, 7), &["ShmSize"]),
+        ((5, 0), &["Entrypoint", "StopTimeout"]),
+        ((5, 5), &["Memory"]),
+    ];
+
+    #[test]
+    fn quadlet_uses_only_keys_the_version_knows() {
+        let mut b = body();
+        b.stop_timeout = Some(10);
+        b.resource_limits = Some(crate::podman::ResourceLimits {
+            memory: Some(crate::podman::MemoryLimit { limit: 1 << 30 }),
+            cpu: None,
+        });
+        let wait = vec!["/dev/nvidiactl".to_string()];
+        let i = input(&b, &[], &wait);
+        for version in [
+            "4.4.0", "4.5.0", "4.6.0", "4.7.0", "5.0.0", "5.4.2", "5.5.0",
+        ] {
+            let v = major_minor(version).unwrap();
+            let unit = quadlet_unit(&i, version, true);
+            let section = unit
+                .split("[Container]\n")
+                .nth(1)
+                .unwrap()
+                .split("\n[")
+                .next()
+                .unwrap();
+            for line in section.lines() {
+                let k = line.split('=').next().unwrap();
+                let known = KEYS
+                    .iter()
+                    .any(|(since, keys)| *since <= v && keys.contains(&k));
+                assert!(known, "podman {version} does not know {k}:\n{unit}");
+            }
+            // Everything still gets there, as a key or a PodmanArgs.
+            for needle in [
+                "--memory=1073741824",
+                "--shm-size",
+                "--entrypoint",
+                "--stop-timeout",
+                "--workdir",
+            ] {
+                let by_key = match needle {
+                    "--memory=1073741824" => "Memory=1073741824",
+                    "--shm-size" => "ShmSize=",
+                    "--entrypoint" => "Entrypoint=",
+                    "--stop-timeout" => "StopTimeout=",
+                    _ => "WorkingDir=",
+                };
+                assert!(
+                    unit.contains(needle) || unit.contains(by_key),
+                    "{version}: {needle} lost:\n{unit}"
+                );
+            }
+            assert_eq!(
+                unit.contains("DefaultDependencies=false"),
+                v >= (5, 4),
+                "{version}"
+            );
+            assert!(unit.contains("ExecStartPre=/bin/sh -c"), "GPU wait: {unit}");
+        }
+    }
+
+    #[test]
+    fn enabled_is_the_install_section() {
+        let b = body();
+        let i = input(&b, &[], &[]);
+        assert!(service_unit(&i, true).contains("[Install]\nWantedBy=default.target"));
+        assert!(!service_unit(&i, false).contains("[Install]"));
+        assert!(!quadlet_unit(&i, "5.0.0", false).contains("[Install]"));
+    }
+
+    #[test]
+    fn exec_words() {
+        let cases = [
+            ("plain", "plain"),
+            ("a b", "\"a b\""),
+            ("100%", "100%%"),
+            ("$HOME", "$$HOME"),
+            ("say \"hi\"", "\"say \\\"hi\\\"\""),
+            ("it's", "\"it's\""),
+            ("", "\"\""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(exec_word(input), want, "{input}");
+            assert_eq!(split_exec(&exec_word(input)), [input], "{input}");
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! Back after a reboot. These machines have podman 4.3.1 (a plain `.service`) and no systemd
+//! user manager, so the boot is played the way systemd would play it: the unit's
+//! ExecCondition, ExecStartPre and ExecStart, split as systemd splits them, run as the test
+//! user with the container removed first. Quadlet files (podman 4.4+) go through the real
+//! quadlet generator of podman 5.4 (`tests/setup-host.sh` fetches it), and every service
+//! through `systemd-analyze --user verify`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crate::core::http_get;
+use crate::harness::*;
+use crate::requirements::wheels;
+
+/// The quadlet generator of podman 5.4, from Debian 13's package.
+const QUADLET: &str = "/opt/mlenv-test/quadlet/quadlet";
+
+fn service_unit(p: &Project, name: &str) -> PathBuf {
+    p.root
+        .path()
+        .join(format!("config/systemd/user/{name}.service"))
+}
+
+fn wants_link(p: &Project, name: &str) -> PathBuf {
+    p.root.path().join(format!(
+        "config/systemd/user/default.target.wants/{name}.service"
+    ))
+}
+
+/// The values of `key=` lines of a unit file.
+fn values(unit: &str, key: &str) -> Vec<String> {
+    unit.lines()
+        .filter_map(|l| l.strip_prefix(&format!("{key}=")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// An `Exec*=` line split into words as systemd does: quotes, backslash escapes inside
+/// double quotes, `$$` and `%%` (mlenv's units use no other specifier or variable).
+fn split_exec(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            '"' | '\'' => {
+                in_word = true;
+                while let Some(d) = chars.next() {
+                    match d {
+                        d if d == c => break,
+                        '\\' if c == '"' => match chars.next() {
+                            Some('n') => cur.push('\n'),
+                            Some(other) => cur.push(other),
+                            None => {}
+                        },
+                        other => cur.push(other),
+                    }
+                }
+            }
+            other => {
+                in_word = true;
+                cur.push(other);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    assert!(
+        !line.contains("${") && !line.replace("%%", "").contains('%'),
+        "unexpected specifier or variable: {line}"
+    );
+    words
+        .into_iter()
+        .map(|w| w.replace("$$", "$").replace("%%", "%"))
+        .collect()
+}
+
+/// Runs one `Exec*=` command as systemd would (the `-` prefix ignores failure).
+fn run_exec(line: &str) -> Output {
+    let line = line.strip_prefix('-').unwrap_or(line);
+    let words = split_exec(line);
+    Command::new(&words[0])
+        .args(&words[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {words:?}: {e}"))
+}
+
+/// `systemd-analyze --user verify` of a unit file, asserting it passes.
+fn verify(unit: &Path) {
+    let out = Command::new("systemd-analyze")
+        .args(["--user", "verify"])
+        .arg(unit)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify {}: {err}",
+        unit.display()
+    );
+    // Warnings about the unit itself (unknown keys, bad quoting) fail the test too.
+    let name = unit.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        !err.contains(&name),
+        "systemd-analyze verify {}: {err}",
+        unit.display()
+    );
+}
+
+#[test]
+fn autostart_up_writes_an_enabled_unit_down_disables_it_rm_removes_it() {
+    let p = Project::new("autostart-life");
+    std::fs::write(p.dir.join(".env"), "SECRET_TOKEN=s3cr3t-autostart-value\n").unwrap();
+    let out = p.up(&["--gpu", "none", "--env-file", ".env"]);
+    let name = p.name();
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("No systemd user manager here"),
+        "said once: {err}"
+    );
+
+    let unit_path = service_unit(&p, &name);
+    let unit = std::fs::read_to_string(&unit_path).unwrap();
+    assert_eq!(
+        std::fs::read_link(wants_link(&p, &name)).unwrap(),
+        PathBuf::from(format!("../{name}.service"))
+    );
+    assert!(
+        !unit.contains("s3cr3t-autostart-value") && !unit.contains("SECRET_TOKEN="),
+        "{unit}"
+    );
+    // The env file is referenced: a copy only the user can read.
+    let copy = p.state.join(format!("mlenv/{name}/env"));
+    assert!(
+        unit.contains(&format!("--env-file={}", copy.display())),
+        "{unit}"
+    );
+    assert_eq!(
+        std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(std::fs::read_to_string(&copy)
+        .unwrap()
+        .contains("SECRET_TOKEN=s3cr3t-autostart-value"));
+    verify(&unit_path);
+
+    // `mlenv unit` prints what is installed.
+    assert_eq!(text(&p.ok(&["unit"]).stdout), unit);
+    let v: serde_json::Value = serde_json::from_slice(&p.ok(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(v["autostart"]["enabled"], true, "{v}");
+
+    // down: stopped on purpose stays stopped after a reboot.
+    let err = text(&p.ok(&["down"]).stderr);
+    assert!(err.contains("Autostart disabled"), "{err}");
+    assert!(!wants_link(&p, &name).exists());
+    assert!(unit_path.exists());
+    let v: serde_json::Value = serde_json::from_slice(&p.ok(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(v["autostart"]["enabled"], false, "{v}");
+
+    // up: enabled again, and the note is not repeated.
+    let err = text(&p.up(&["--gpu", "none"]).stderr);
+    assert!(wants_link(&p, &name).exists());
+    assert!(
+        !err.contains("No systemd user manager"),
+        "said twice: {err}"
+    );
+
+    // rm: the unit goes with the container.
+    let err = text(&p.ok(&["rm", "-f"]).stderr);
+    assert!(err.contains("Removed its autostart unit"), "{err}");
+    assert!(!unit_path.exists() && !wants_link(&p, &name).exists());
+}
+
+#[test]
+fn autostart_can_be_turned_off_and_on() {
+    let p = Project::new("autostart-off");
+    p.up(&["--gpu", "none", "--no-autostart"]);
+    let name = p.name();
+    assert!(!service_unit(&p, &name).exists());
+    p.ok(&["down"]);
+    p.up(&["--gpu", "none"]);
+    assert!(
+        !service_unit(&p, &name).exists(),
+        "--no-autostart was forgotten"
+    );
+    p.up(&["--gpu", "none", "--autostart"]);
+    assert!(service_unit(&p, &name).exists() && wants_link(&p, &name).exists());
+    let err = text(&p.up(&["--gpu", "none", "--no-autostart"]).stderr);
+    assert!(err.contains("Autostart off"), "{err}");
+    assert!(!service_unit(&p, &name).exists() && !wants_link(&p, &name).exists());
+}
+
+#[test]
+fn autostart_boot_brings_the_same_environment_back() {
+    let p = Project::new("autostart-boot");
+    let wh = p.dir.join("wheelhouse");
+    wheels(&wh, &[("bootpkg", "1.0", 0)]);
+    std::fs::write(
+        p.dir.join("requirements.txt"),
+        format!("--no-index\n--find-links {}\nbootpkg==1.0\n", wh.display()),
+    )
+    .unwrap();
+    std::fs::write(p.dir.join(".env"), "BOOT_SECRET=b00t-value\n").unwrap();
+    std::fs::write(p.dir.join("index.html"), "back after reboot").unwrap();
+    let port = free_port();
+    let publish = format!("{port}:8080");
+    let args = [
+        "up",
+        "--image",
+        PYTHON,
+        "--gpu",
+        TEST_CDI_DEVICE,
+        "--port",
+        &publish,
+        "--env-file",
+        ".env",
+    ];
+    p.ok(&args);
+    let name = p.name();
+    let before = inspect(&name);
+    let unit = std::fs::read_to_string(service_unit(&p, &name)).unwrap();
+
+    // The reboot: the container is gone (as `podman run --replace` would find it, or not).
+    podman(&["rm", "-f", "-t", "0", &name]);
+    assert!(!exists(&name));
+
+    // systemd: ExecCondition (must let the start happen), ExecStartPre, ExecStart.
+    for line in values(&unit, "ExecCondition") {
+        let out = run_exec(&line);
+        assert!(
+            out.status.success(),
+            "ExecCondition skipped the start: {}",
+            text(&out.stderr)
+        );
+    }
+    for key in ["ExecStartPre", "ExecStart"] {
+        for line in values(&unit, key) {
+            let out = run_exec(&line);
+            assert!(
+                out.status.success(),
+                "{key}={line}\nfailed: {}",
+                text(&out.stderr)
+            );
+        }
+    }
+
+    // The same environment: name, image, labels, mounts, ports, CDI device, env, packages.
+    let after = inspect(&name);
+    assert_eq!(after["State"]["Running"], true);
+    assert_eq!(after["ImageName"], before["ImageName"]);
+    assert_eq!(after["Config"]["Labels"], before["Config"]["Labels"]);
+    assert_eq!(
+        after["HostConfig"]["Devices"],
+        before["HostConfig"]["Devices"]
+    );
+    assert_eq!(
+        after["Config"]["WorkingDir"],
+        before["Config"]["WorkingDir"]
+    );
+    let mounts = |c: &serde_json::Value| {
+        let mut m: Vec<(String, String)> = c["Mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["Source"].as_str().unwrap().to_string(),
+                    m["Destination"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        m.sort();
+        m
+    };
+    assert_eq!(mounts(&after), mounts(&before));
+    let environ = text(&podman(&["exec", &name, "cat", "/proc/1/environ"]).stdout);
+    assert!(
+        environ.contains("MLENV_TEST_CDI=1"),
+        "CDI env missing: {environ}"
+    );
+    let secret = text(&podman(&["exec", &name, "printenv", "BOOT_SECRET"]).stdout);
+    assert_eq!(secret.trim(), "b00t-value");
+    let id = text(&podman(&["exec", &name, "id", "-u"]).stdout);
+    assert_eq!(id.trim(), nix_uid().to_string(), "keep-id");
+    let import = podman(&[
+        "exec",
+        &name,
+        "python3",
+        "-c",
+        "import bootpkg; print(bootpkg.VERSION)",
+    ]);
+    assert_eq!(
+        text(&import.stdout).trim(),
+        "1.0",
+        "{}",
+        text(&import.stderr)
+    );
+    podman(&[
+        "exec",
+        "-d",
+        &name,
+        "python3",
+        "-m",
+        "http.server",
+        "8080",
+        "--directory",
+        p.dir.to_str().unwrap(),
+    ]);
+    let addr = format!("127.0.0.1:{port}");
+    let mut last = None;
+    let served = wait_until(Duration::from_secs(15), || {
+        last = http_get(&addr, "/index.html");
+        last.as_deref()
+            .is_some_and(|b| b.contains("back after reboot"))
+    });
+    assert!(served, "port {port} not forwarded after the boot: {last:?}");
+
+    // mlenv knows it: no drift, nothing reinstalled; and the condition now skips a start.
+    let out = p.ok(&args);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("is running") && err.contains("requirements unchanged"),
+        "{err}"
+    );
+    for line in values(&unit, "ExecCondition") {
+        assert!(
+            !run_exec(&line).status.success(),
+            "a running environment would be replaced"
+        );
+    }
+}
+
+/// The test user's uid (what keep-id maps in).
+fn nix_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").unwrap().uid()
+}
+
+#[test]
+fn autostart_quadlet_units_pass_the_quadlet_generator_and_systemd() {
+    assert!(
+        Path::new(QUADLET).exists(),
+        "{QUADLET} is missing: run tests/setup-host.sh"
+    );
+    let p = Project::new("autostart-quadlet");
+    std::fs::write(p.dir.join(".env"), "Q_SECRET=qu4dlet-value\n").unwrap();
+    let port = free_port();
+    p.up(&[
+        "--gpu",
+        TEST_CDI_DEVICE,
+        "--port",
+        &format!("{port}:80"),
+        "--env-file",
+        ".env",
+        "--memory",
+        "1g",
+        "--cpus",
+        "1",
+    ]);
+    let name = p.name();
+    // The generator is 5.4's: it knows every key up to 5.4 (and rejects 5.5's `Memory=`,
+    // which is why keys are gated by version: the unit table tests cover 5.5).
+    for version in ["4.4.0", "5.4.2"] {
+        let out = p.ok(&["unit", "--for-podman", version]);
+        let unit = text(&out.stdout);
+        assert!(
+            !unit.contains("qu4dlet-value") && !unit.contains("Q_SECRET="),
+            "{unit}"
+        );
+        let dir = p.root.path().join(format!("quadlet-{version}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.container")), &unit).unwrap();
+        let gen = Command::new(QUADLET)
+            .args(["-dryrun", "-user"])
+            .env("QUADLET_UNIT_DIRS", &dir)
+            .output()
+            .unwrap();
+        let generated = text(&gen.stdout);
+        let err = text(&gen.stderr);
+        assert!(gen.status.success(), "quadlet {version}: {err}");
+        assert!(
+            generated.contains(&format!("---{name}.service---")),
+            "quadlet {version} dropped the unit: {err}\n{unit}"
+        );
+        assert!(!err.contains("unsupported key"), "quadlet {version}: {err}");
+        let service = generated
+            .split(&format!("---{name}.service---\n"))
+            .nth(1)
+            .unwrap();
+        for want in [
+            format!("--name {name}"),
+            "--device mlenv.test/dev=zero".to_string(),
+            format!("--publish 127.0.0.1:{port}:80"),
+            "--userns keep-id".to_string(),
+            "--env-file".to_string(),
+            "--memory".to_string(),
+        ] {
+            assert!(
+                service.contains(&want),
+                "quadlet {version}: {want:?} missing:\n{service}"
+            );
+        }
+        let service_path = dir.join(format!("{name}.service"));
+        std::fs::write(&service_path, service).unwrap();
+        verify(&service_path);
+    }
+}
