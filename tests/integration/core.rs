@@ -561,10 +561,37 @@ fn up_env_file_values_reach_the_container_and_nowhere_else() {
     let log_text = std::fs::read_to_string(&log)
         .unwrap_or_else(|e| panic!("no debug log at {}: {e}", log.display()));
     assert!(!log_text.is_empty(), "the debug log is empty");
+    // One file may hold the values: the copy the autostart unit reads, which only the user
+    // can read (issue: EnvironmentFile= pointing at a 0600 copy). No other file may.
+    let copy = p.state.join("mlenv").join(&name).join("env");
     for entry in walk(&p.state) {
         let bytes = std::fs::read(&entry).unwrap_or_default();
+        if entry == copy {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(
+                mode(&entry),
+                0o600,
+                "{} is readable by others",
+                entry.display()
+            );
+            assert_eq!(mode(entry.parent().unwrap()), 0o700);
+            continue;
+        }
         for n in needles {
             assert!(!contains(&bytes, n), "{} holds the secret", entry.display());
+        }
+    }
+    let units = walk(&p.root.path().join("config"));
+    assert!(!units.is_empty(), "no autostart unit was written");
+    for entry in units {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        for n in needles {
+            assert!(
+                !contains(&bytes, n),
+                "{} (a unit) holds the secret",
+                entry.display()
+            );
         }
     }
     let status_json = p.ok(&["status", "--json"]);
