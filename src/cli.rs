@@ -72,6 +72,10 @@ pub enum Command {
     Status(StatusArgs),
     /// Show the container's logs, or mlenv's own debug log with --mlenv.
     Logs(LogsArgs),
+    /// Start JupyterLab in the environment (detached) and print its URL; --stop stops it.
+    Jupyter(JupyterArgs),
+    /// Start TensorBoard in the environment (detached) and print its URL; --stop stops it.
+    Tensorboard(TensorboardArgs),
     /// Print the systemd user unit that brings the environment back after a reboot.
     Unit(UnitArgs),
     /// List the GPUs podman can attach, or write the CDI spec for this machine's NVIDIA GPUs.
@@ -200,6 +204,32 @@ pub struct GpuSetupArgs {
     /// Look for the driver below this folder instead of / (a mounted system image).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct JupyterArgs {
+    /// The container port JupyterLab listens on; the environment must forward it.
+    #[arg(long, value_name = "PORT", default_value = "8888")]
+    pub port: String,
+
+    /// Stop the JupyterLab mlenv started.
+    #[arg(long)]
+    pub stop: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TensorboardArgs {
+    /// The log folder, inside the project.
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    pub logdir: PathBuf,
+
+    /// The container port TensorBoard listens on; the environment must forward it.
+    #[arg(long, value_name = "PORT", default_value = "6006")]
+    pub port: String,
+
+    /// Stop the TensorBoard mlenv started.
+    #[arg(long)]
+    pub stop: bool,
 }
 
 #[derive(Debug, Args)]

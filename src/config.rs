@@ -32,7 +32,26 @@ pub enum Action {
     Logs { follow: bool, mlenv: bool },
     GpuList { json: bool },
     Unit { for_podman: Option<String> },
+    Server(ServerRequest),
     GpuSetup(GpuSetup),
+}
+
+/// Which server `mlenv jupyter` / `mlenv tensorboard` is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    Jupyter,
+    TensorBoard,
+}
+
+/// `mlenv jupyter` or `mlenv tensorboard`, validated.
+#[derive(Debug)]
+pub struct ServerRequest {
+    pub kind: ServerKind,
+    /// The container port it listens on.
+    pub port: u16,
+    /// TensorBoard's log folder, as a path inside the container (the project's own path).
+    pub logdir: Option<String>,
+    pub stop: bool,
 }
 
 /// `mlenv gpu setup`, validated.
@@ -100,6 +119,18 @@ impl Config {
                 follow: a.follow,
                 mlenv: a.mlenv,
             },
+            Command::Jupyter(a) => Action::Server(ServerRequest {
+                kind: ServerKind::Jupyter,
+                port: server_port(&a.port)?,
+                logdir: None,
+                stop: a.stop,
+            }),
+            Command::Tensorboard(a) => Action::Server(ServerRequest {
+                kind: ServerKind::TensorBoard,
+                port: server_port(&a.port)?,
+                logdir: Some(logdir(&a.logdir, &project)?),
+                stop: a.stop,
+            }),
             Command::Unit(a) => {
                 if let Some(v) = &a.for_podman {
                     if crate::gpu::policy::major_minor(v).is_none() {
@@ -242,6 +273,45 @@ fn requirements(
     Requirements::read(&file, &project.dir, force)
         .map(Some)
         .map_err(invalid)
+}
+
+fn server_port(value: &str) -> Result<u16> {
+    value
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| {
+            invalid(format!(
+                "invalid --port {value:?}: expected a container port number from 1 to 65535"
+            ))
+        })
+}
+
+/// TensorBoard's log folder must be inside the project: nothing else is mounted.
+fn logdir(dir: &Path, project: &Project) -> Result<String> {
+    let full = project.dir.join(dir);
+    let mut normal = std::path::PathBuf::new();
+    for part in full.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    if !normal.starts_with(&project.dir) {
+        return Err(invalid(format!(
+            "invalid --logdir {}: it is outside the project {}, which is all the container sees; expected a folder inside it",
+            dir.display(),
+            project.dir.display()
+        )));
+    }
+    normal
+        .to_str()
+        .map(str::to_string)
+        .ok_or_else(|| invalid(format!("invalid --logdir {}: not UTF-8", dir.display())))
 }
 
 fn gpu_setup(a: GpuSetupArgs) -> Result<GpuSetup> {

@@ -60,9 +60,13 @@ T0=$SECONDS
 # hyperfine: the warm-path benchmark (tests/bench.sh). docker-registry: a local
 # registry for the image pull tests. python3-jsonschema, python3-yaml: the CDI
 # schema check of tests/gpu-machine.sh, which the GPU tests run on a fixture tree.
+# python3-pip: `pip download` of the Jupyter wheelhouse (below). chromium,
+# fonts-dejavu-core: the headless browser of the `mlenv jupyter`/`tensorboard`
+# tests (a font so that screenshots show text).
 PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs catatonit conmon
     busybox-static debootstrap curl python3 procps util-linux tar hyperfine
-    docker-registry python3-jsonschema python3-yaml)
+    docker-registry python3-jsonschema python3-yaml python3-pip chromium
+    fonts-dejavu-core)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -454,6 +458,50 @@ if ! rootful_podman image exists "$BUSYBOX_IMAGE"; then
         "$CACHE/busybox.tar" "$BUSYBOX_IMAGE" >/dev/null
 fi
 
+# ----------------------------------------------------- jupyter wheelhouse --
+# JupyterLab and TensorBoard with every dependency, as wheels for the python image
+# (CPython 3.11, x86_64, glibc 2.36), for the `mlenv jupyter` / `mlenv tensorboard`
+# tests: containers reach no package index, the host does. Versions are pinned in
+# tests/jupyter-wheels.txt; the wheelhouse is rebuilt when that file's sha256 differs
+# from the stamp, else this costs one sha256sum. Tests install from it offline:
+#     pip install --no-index --find-links DIR jupyterlab tensorboard
+# DIR must be visible in the container: mlenv mounts only the project folder, so a
+# test copies the wheelhouse into its project (cp -r; a hard link as the test user is
+# refused, the files being root's and fs.protected_hardlinks=1). World-readable.
+# Debian's pip allows `pip download` despite PEP 668 (nothing is installed on the host).
+JUPYTER_PINS=$HERE/jupyter-wheels.txt
+JUPYTER_WHEELS=$CACHE/wheels-jupyter
+JUPYTER_STAMP=$JUPYTER_WHEELS/.pins-sha256
+jupyter_pins_sha=$(sha256sum <"$JUPYTER_PINS" | cut -d' ' -f1)
+if [[ -f $JUPYTER_STAMP && $(cat "$JUPYTER_STAMP") == "$jupyter_pins_sha" ]]; then
+    log "jupyter wheelhouse present ($(find "$JUPYTER_WHEELS" -name '*.whl' | wc -l) wheels)"
+else
+    log "downloading the jupyter wheelhouse (about 90 MB, under a minute)"
+    # The target the wheels must install on: every manylinux glibc up to 2.36;
+    # manylinux2014 adds manylinux2010 and manylinux1.
+    wheel_target=(--only-binary=:all: --python-version 3.11 --implementation cp --abi cp311
+        --platform manylinux2014_x86_64)
+    for m in $(seq 5 36); do wheel_target+=(--platform "manylinux_2_${m}_x86_64"); done
+    rm -rf "$CACHE"/wheels-jupyter.tmp.* # left by an interrupted run
+    wh_tmp=$(mktemp -d "$CACHE/wheels-jupyter.tmp.XXXXXX")
+    # /usr/bin/python3: root's PATH may lead to a pyenv python instead.
+    /usr/bin/python3 -m pip download --disable-pip-version-check --quiet "${wheel_target[@]}" \
+        -d "$wh_tmp" -r "$JUPYTER_PINS" ||
+        { rm -rf "$wh_tmp"; die "pip download of $JUPYTER_PINS failed"; }
+    # The offline install the tests do, resolved (not performed) against the new
+    # wheelhouse for that target: a missing wheel fails here, not in a test.
+    /usr/bin/python3 -m pip install --disable-pip-version-check --quiet --dry-run \
+        --no-index --find-links "$wh_tmp" "${wheel_target[@]}" --target "$wh_tmp/never-made" \
+        jupyterlab tensorboard ||
+        { rm -rf "$wh_tmp"; die "the jupyter wheelhouse does not install offline"; }
+    echo "$jupyter_pins_sha" >"$wh_tmp/.pins-sha256"
+    chmod 0755 "$wh_tmp"
+    chmod 0644 "$wh_tmp"/*
+    rm -rf "$JUPYTER_WHEELS"
+    mv "$wh_tmp" "$JUPYTER_WHEELS"
+    log "jupyter wheelhouse: $(find "$JUPYTER_WHEELS" -name '*.whl' | wc -l) wheels, $(du -sh "$JUPYTER_WHEELS" | cut -f1)"
+fi
+
 # ----------------------------------------------------------------- summary --
 echo
 echo "mlenv test host ready in $((SECONDS - T0))s"
@@ -463,6 +511,7 @@ echo "  socket:  unix://$SOCK"
 echo "  CDI:     $CDI_SPEC (mlenv.test/dev=zero, mlenv.test/dev=full)"
 echo "  rootful: unix://$ROOTFUL_SOCK (group $TEST_USER)"
 echo "  registry: http://$REGISTRY (mlenv-test/busybox:pull, :pull-tty)"
+echo "  wheels:  $JUPYTER_WHEELS (jupyterlab, tensorboard; pins in tests/jupyter-wheels.txt)"
 echo "  images:"
 as_user podman images --format '    {{.Repository}}:{{.Tag}}  {{.Size}}' | grep mlenv-test || true
 echo "  run as the user: runuser -u $TEST_USER -- env XDG_RUNTIME_DIR=$RUNDIR podman ..."

@@ -31,6 +31,9 @@ _mlenv() {
             mlenv,help)
                 cmd="mlenv__subcmd__help"
                 ;;
+            mlenv,jupyter)
+                cmd="mlenv__subcmd__jupyter"
+                ;;
             mlenv,logs)
                 cmd="mlenv__subcmd__logs"
                 ;;
@@ -45,6 +48,9 @@ _mlenv() {
                 ;;
             mlenv,status)
                 cmd="mlenv__subcmd__status"
+                ;;
+            mlenv,tensorboard)
+                cmd="mlenv__subcmd__tensorboard"
                 ;;
             mlenv,unit)
                 cmd="mlenv__subcmd__unit"
@@ -85,6 +91,9 @@ _mlenv() {
             mlenv__subcmd__help,help)
                 cmd="mlenv__subcmd__help__subcmd__help"
                 ;;
+            mlenv__subcmd__help,jupyter)
+                cmd="mlenv__subcmd__help__subcmd__jupyter"
+                ;;
             mlenv__subcmd__help,logs)
                 cmd="mlenv__subcmd__help__subcmd__logs"
                 ;;
@@ -99,6 +108,9 @@ _mlenv() {
                 ;;
             mlenv__subcmd__help,status)
                 cmd="mlenv__subcmd__help__subcmd__status"
+                ;;
+            mlenv__subcmd__help,tensorboard)
+                cmd="mlenv__subcmd__help__subcmd__tensorboard"
                 ;;
             mlenv__subcmd__help,unit)
                 cmd="mlenv__subcmd__help__subcmd__unit"
@@ -119,7 +131,7 @@ _mlenv() {
 
     case "${cmd}" in
         mlenv)
-            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version up down restart rm exec status logs unit gpu completions man help"
+            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version up down restart rm exec status logs jupyter tensorboard unit gpu completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -373,7 +385,7 @@ _mlenv() {
             return 0
             ;;
         mlenv__subcmd__help)
-            opts="up down restart rm exec status logs unit gpu completions man help"
+            opts="up down restart rm exec status logs jupyter tensorboard unit gpu completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -484,6 +496,20 @@ _mlenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mlenv__subcmd__help__subcmd__jupyter)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mlenv__subcmd__help__subcmd__logs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -554,6 +580,20 @@ _mlenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mlenv__subcmd__help__subcmd__tensorboard)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mlenv__subcmd__help__subcmd__unit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -575,6 +615,36 @@ _mlenv() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__jupyter)
+            opts="-v -q -C -h -V --port --stop --verbose --quiet --host --project --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -693,6 +763,40 @@ _mlenv() {
                 return 0
             fi
             case "${prev}" in
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__tensorboard)
+            opts="-v -q -C -h -V --logdir --port --stop --verbose --quiet --host --project --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --logdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

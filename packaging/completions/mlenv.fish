@@ -37,6 +37,8 @@ complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "rm" -d 'Remove the proj
 complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "exec" -d 'Open a login shell in the container, or run a command with -c'
 complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "status" -d 'Show the container\'s state, image, ports, uptime and GPUs'
 complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "logs" -d 'Show the container\'s logs, or mlenv\'s own debug log with --mlenv'
+complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "jupyter" -d 'Start JupyterLab in the environment (detached) and print its URL; --stop stops it'
+complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "tensorboard" -d 'Start TensorBoard in the environment (detached) and print its URL; --stop stops it'
 complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "unit" -d 'Print the systemd user unit that brings the environment back after a reboot'
 complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "gpu" -d 'List the GPUs podman can attach, or write the CDI spec for this machine\'s NVIDIA GPUs'
 complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -101,6 +103,23 @@ complete -c mlenv -n "__fish_mlenv_using_subcommand logs" -s v -l verbose -d 'Ex
 complete -c mlenv -n "__fish_mlenv_using_subcommand logs" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
 complete -c mlenv -n "__fish_mlenv_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c mlenv -n "__fish_mlenv_using_subcommand logs" -s V -l version -d 'Print version'
+complete -c mlenv -n "__fish_mlenv_using_subcommand jupyter" -l port -d 'The container port JupyterLab listens on; the environment must forward it' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand jupyter" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand jupyter" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand jupyter" -l stop -d 'Stop the JupyterLab mlenv started'
+complete -c mlenv -n "__fish_mlenv_using_subcommand jupyter" -s v -l verbose -d 'Explain every step, and log at debug level'
+complete -c mlenv -n "__fish_mlenv_using_subcommand jupyter" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand jupyter" -s h -l help -d 'Print help'
+complete -c mlenv -n "__fish_mlenv_using_subcommand jupyter" -s V -l version -d 'Print version'
+complete -c mlenv -n "__fish_mlenv_using_subcommand tensorboard" -l logdir -d 'The log folder, inside the project' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand tensorboard" -l port -d 'The container port TensorBoard listens on; the environment must forward it' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand tensorboard" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand tensorboard" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand tensorboard" -l stop -d 'Stop the TensorBoard mlenv started'
+complete -c mlenv -n "__fish_mlenv_using_subcommand tensorboard" -s v -l verbose -d 'Explain every step, and log at debug level'
+complete -c mlenv -n "__fish_mlenv_using_subcommand tensorboard" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand tensorboard" -s h -l help -d 'Print help'
+complete -c mlenv -n "__fish_mlenv_using_subcommand tensorboard" -s V -l version -d 'Print version'
 complete -c mlenv -n "__fish_mlenv_using_subcommand unit" -l for-podman -d 'Print the unit for this podman version instead of the installed one (a quadlet `.container` from 4.4, a `.service` before)' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand unit" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand unit" -s C -l project -d 'Project folder [default: the current directory]' -r -F
@@ -148,17 +167,19 @@ complete -c mlenv -n "__fish_mlenv_using_subcommand man" -s v -l verbose -d 'Exp
 complete -c mlenv -n "__fish_mlenv_using_subcommand man" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
 complete -c mlenv -n "__fish_mlenv_using_subcommand man" -s h -l help -d 'Print help'
 complete -c mlenv -n "__fish_mlenv_using_subcommand man" -s V -l version -d 'Print version'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs unit gpu completions man help" -f -a "up" -d 'Create the project\'s container if absent, start it if stopped, do nothing if it runs'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs unit gpu completions man help" -f -a "down" -d 'Stop the project\'s container (files and installs are kept)'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs unit gpu completions man help" -f -a "restart" -d 'Restart the project\'s container'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs unit gpu completions man help" -f -a "rm" -d 'Remove the project\'s container and mlenv\'s state for the project'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs unit gpu completions man help" -f -a "exec" -d 'Open a login shell in the container, or run a command with -c'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs unit gpu completions man help" -f -a "status" -d 'Show the container\'s state, image, ports, uptime and GPUs'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs unit gpu completions man help" -f -a "logs" -d 'Show the container\'s logs, or mlenv\'s own debug log with --mlenv'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs unit gpu completions man help" -f -a "unit" -d 'Print the systemd user unit that brings the environment back after a reboot'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs unit gpu completions man help" -f -a "gpu" -d 'List the GPUs podman can attach, or write the CDI spec for this machine\'s NVIDIA GPUs'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs unit gpu completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs unit gpu completions man help" -f -a "man" -d 'Print the man page (roff) of mlenv, or of one subcommand'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs unit gpu completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs jupyter tensorboard unit gpu completions man help" -f -a "up" -d 'Create the project\'s container if absent, start it if stopped, do nothing if it runs'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs jupyter tensorboard unit gpu completions man help" -f -a "down" -d 'Stop the project\'s container (files and installs are kept)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs jupyter tensorboard unit gpu completions man help" -f -a "restart" -d 'Restart the project\'s container'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs jupyter tensorboard unit gpu completions man help" -f -a "rm" -d 'Remove the project\'s container and mlenv\'s state for the project'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs jupyter tensorboard unit gpu completions man help" -f -a "exec" -d 'Open a login shell in the container, or run a command with -c'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs jupyter tensorboard unit gpu completions man help" -f -a "status" -d 'Show the container\'s state, image, ports, uptime and GPUs'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs jupyter tensorboard unit gpu completions man help" -f -a "logs" -d 'Show the container\'s logs, or mlenv\'s own debug log with --mlenv'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs jupyter tensorboard unit gpu completions man help" -f -a "jupyter" -d 'Start JupyterLab in the environment (detached) and print its URL; --stop stops it'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs jupyter tensorboard unit gpu completions man help" -f -a "tensorboard" -d 'Start TensorBoard in the environment (detached) and print its URL; --stop stops it'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs jupyter tensorboard unit gpu completions man help" -f -a "unit" -d 'Print the systemd user unit that brings the environment back after a reboot'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs jupyter tensorboard unit gpu completions man help" -f -a "gpu" -d 'List the GPUs podman can attach, or write the CDI spec for this machine\'s NVIDIA GPUs'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs jupyter tensorboard unit gpu completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs jupyter tensorboard unit gpu completions man help" -f -a "man" -d 'Print the man page (roff) of mlenv, or of one subcommand'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs jupyter tensorboard unit gpu completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlenv -n "__fish_mlenv_using_subcommand help; and __fish_seen_subcommand_from gpu" -f -a "list" -d 'The CDI devices podman can attach (their names for --gpu), with their spec files and anything that would stop podman from using them'
 complete -c mlenv -n "__fish_mlenv_using_subcommand help; and __fish_seen_subcommand_from gpu" -f -a "setup" -d 'Find the NVIDIA driver and GPUs (no nvidia-ctk needed) and write a CDI spec where the installed podman reads it; regenerates one mlenv wrote after a driver upgrade'

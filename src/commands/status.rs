@@ -38,6 +38,8 @@ pub struct Status {
     pub gpu_usage_error: Option<String>,
     /// The systemd user unit that brings the environment back after a reboot.
     pub autostart: Autostart,
+    /// Servers `mlenv jupyter` / `mlenv tensorboard` started that answer now.
+    pub servers: Vec<super::server::Running>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settings: Option<Settings>,
 }
@@ -96,6 +98,9 @@ pub async fn run(cfg: &Config, podman: &Podman, json: bool) -> Result<()> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let mut status = build(cfg, container.as_ref(), now)?;
+    if status.running {
+        status.servers = super::server::running(cfg);
+    }
     if let Some((unit, enabled)) = crate::autostart::installed(cfg) {
         status.autostart = Autostart {
             enabled,
@@ -140,6 +145,7 @@ fn build(cfg: &Config, c: Option<&Container>, now: i64) -> Result<Status> {
                 enabled: false,
                 unit: None,
             },
+            servers: vec![],
             settings: None,
         });
     };
@@ -170,6 +176,7 @@ fn build(cfg: &Config, c: Option<&Container>, now: i64) -> Result<Status> {
             enabled: false,
             unit: None,
         },
+        servers: vec![],
         settings,
     })
 }
@@ -278,6 +285,10 @@ fn render(s: &Status) -> String {
             (None, _) => "off".to_string(),
         };
         row(&mut out, "Autostart:", &autostart);
+        for (i, srv) in s.servers.iter().enumerate() {
+            let label = if i == 0 { "Servers:" } else { "" };
+            row(&mut out, label, &format!("{} {}", srv.kind, srv.url));
+        }
         if let Some(st) = &s.settings {
             row(
                 &mut out,

@@ -18,3 +18,4 @@ mod gpu;
 mod pull;
 mod requirements;
 mod rootful;
+mod servers;
