@@ -9,7 +9,7 @@ bin=target/debug/mlenv
 "$bin" completions zsh > packaging/completions/_mlenv
 "$bin" completions fish > packaging/completions/mlenv.fish
 "$bin" man > packaging/man/mlenv.1
-for sub in up down restart rm exec status logs jupyter tensorboard unit gpu gpu-list gpu-setup completions; do
+for sub in up down restart rm exec status logs list jupyter tensorboard unit gpu gpu-list gpu-setup completions; do
     "$bin" man "$sub" > "packaging/man/mlenv-$sub.1"
 done
 echo "regenerated packaging/completions and packaging/man"

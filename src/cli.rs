@@ -72,6 +72,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Show the container's logs, or mlenv's own debug log with --mlenv.
     Logs(LogsArgs),
+    /// List every mlenv environment of this user: project, state, image, ports, GPUs.
+    List(ListArgs),
     /// Start JupyterLab in the environment (detached) and print its URL; --stop stops it.
     Jupyter(JupyterArgs),
     /// Start TensorBoard in the environment (detached) and print its URL; --stop stops it.
@@ -204,6 +206,13 @@ pub struct GpuSetupArgs {
     /// Look for the driver below this folder instead of / (a mounted system image).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print machine-readable JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

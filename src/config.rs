@@ -33,6 +33,7 @@ pub enum Action {
     GpuList { json: bool },
     Unit { for_podman: Option<String> },
     Server(ServerRequest),
+    List { json: bool },
     GpuSetup(GpuSetup),
 }
 
@@ -119,6 +120,7 @@ impl Config {
                 follow: a.follow,
                 mlenv: a.mlenv,
             },
+            Command::List(a) => Action::List { json: a.json },
             Command::Jupyter(a) => Action::Server(ServerRequest {
                 kind: ServerKind::Jupyter,
                 port: server_port(&a.port)?,

@@ -5,7 +5,7 @@
 //! fields under wrong keys and has no way to add missing ones. Exec and logs use `podman-api`,
 //! whose stream demultiplexing is the part worth reusing. Nothing else in mlenv builds a URL.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use color_eyre::eyre::{eyre, Report, Result, WrapErr};
@@ -190,6 +190,29 @@ impl Image {
     }
 }
 
+/// One entry of `GET /libpod/containers/json`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Listed {
+    pub names: Vec<String>,
+    pub image: String,
+    pub state: String,
+    #[serde(default)]
+    pub labels: Option<HashMap<String, String>>,
+    #[serde(default)]
+    pub ports: Option<Vec<ListedPort>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ListedPort {
+    #[serde(default)]
+    pub host_ip: String,
+    pub container_port: u16,
+    pub host_port: u16,
+    #[serde(default)]
+    pub protocol: String,
+}
+
 /// What `/libpod/info` says about the service that matters to mlenv.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceInfo {
@@ -343,6 +366,26 @@ impl Podman {
             rootless: v["host"]["security"]["rootless"].as_bool().unwrap_or(false),
             version: v["version"]["Version"].as_str().unwrap_or("").to_string(),
         })
+    }
+
+    /// Every container with `label` (all states), in one request: `mlenv list`.
+    pub async fn list_labelled(&self, label: &str) -> Result<Vec<Listed>> {
+        let filters = serde_json::json!({ "label": [label] }).to_string();
+        let query: String = filters
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        self.client
+            .get_json(format!(
+                "{API}/libpod/containers/json?all=true&filters={query}"
+            ))
+            .await
+            .map_err(|e| self.explain(e))
     }
 
     /// The service's podman version (`/libpod/version`: cheaper than `info`).

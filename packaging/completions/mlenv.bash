@@ -34,6 +34,9 @@ _mlenv() {
             mlenv,jupyter)
                 cmd="mlenv__subcmd__jupyter"
                 ;;
+            mlenv,list)
+                cmd="mlenv__subcmd__list"
+                ;;
             mlenv,logs)
                 cmd="mlenv__subcmd__logs"
                 ;;
@@ -94,6 +97,9 @@ _mlenv() {
             mlenv__subcmd__help,jupyter)
                 cmd="mlenv__subcmd__help__subcmd__jupyter"
                 ;;
+            mlenv__subcmd__help,list)
+                cmd="mlenv__subcmd__help__subcmd__list"
+                ;;
             mlenv__subcmd__help,logs)
                 cmd="mlenv__subcmd__help__subcmd__logs"
                 ;;
@@ -131,7 +137,7 @@ _mlenv() {
 
     case "${cmd}" in
         mlenv)
-            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version up down restart rm exec status logs jupyter tensorboard unit gpu completions man help"
+            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -385,7 +391,7 @@ _mlenv() {
             return 0
             ;;
         mlenv__subcmd__help)
-            opts="up down restart rm exec status logs jupyter tensorboard unit gpu completions man help"
+            opts="up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -497,6 +503,20 @@ _mlenv() {
             return 0
             ;;
         mlenv__subcmd__help__subcmd__jupyter)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -633,6 +653,32 @@ _mlenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__list)
+            opts="-v -q -C -h -V --json --verbose --quiet --host --project --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

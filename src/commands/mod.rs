@@ -3,6 +3,7 @@
 pub mod exec;
 pub mod gpu;
 pub mod lifecycle;
+pub mod list;
 pub mod logs;
 pub mod server;
 pub mod status;
@@ -38,6 +39,7 @@ pub async fn run(cfg: &Config) -> Result<()> {
         Action::Exec { command } => exec::run(cfg, &podman, command.as_deref()).await,
         Action::Status { json } => status::run(cfg, &podman, *json).await,
         Action::Logs { follow, mlenv } => logs::run(cfg, &podman, *follow, *mlenv).await,
+        Action::List { json } => list::run(&podman, *json).await,
         Action::Server(req) => server::run(cfg, &podman, req).await,
         Action::Unit { for_podman } => unit::run(cfg, &podman, for_podman.as_deref()).await,
         Action::GpuList { json } => gpu::list(&podman, *json).await,

@@ -15,6 +15,7 @@ mod core;
 mod exec_status;
 mod faults;
 mod gpu;
+mod listing;
 mod pull;
 mod requirements;
 mod rootful;
