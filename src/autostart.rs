@@ -10,8 +10,6 @@
 
 pub mod unit;
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use color_eyre::eyre::{eyre, Result, WrapErr};
@@ -77,12 +75,10 @@ pub async fn install(
     if !wanted(cfg) {
         return Ok(());
     }
-    let text = match render(cfg, podman, settings, env, None, true).await? {
-        Some(text) => text,
-        None => return Ok(()),
+    let Some(Rendered { text, flavour }) = render(cfg, podman, settings, env, None, true).await?
+    else {
+        return Ok(());
     };
-    let version = podman.version().await?;
-    let flavour = Flavour::for_podman(&version);
     let path = flavour.path(&config_home(), &cfg.project.container);
     // A podman upgrade across 4.4 changes the flavour: the other file goes.
     for (other, p) in unit_paths(&cfg.project.container) {
@@ -94,7 +90,7 @@ pub async fn install(
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        crate::gpu::preflight::write_spec(&path, &text)
+        crate::state::write_atomic(&path, text.as_bytes(), 0o644)
             .wrap_err_with(|| format!("cannot write {}", path.display()))?;
         tracing::debug!(unit = %path.display(), "wrote the autostart unit");
     }
@@ -107,8 +103,14 @@ pub async fn install(
     Ok(())
 }
 
-/// The unit text for `settings` (None when this podman gets no unit: rootful, or values
-/// that cannot be put in a podman env file).
+/// A unit's text and its flavour.
+pub struct Rendered {
+    pub text: String,
+    pub flavour: Flavour,
+}
+
+/// The unit for `settings` (None when this podman gets no unit: rootful, or values that
+/// cannot be put in a podman env file).
 pub async fn render(
     cfg: &Config,
     podman: &Podman,
@@ -116,7 +118,7 @@ pub async fn render(
     env: Option<&EnvFile>,
     for_podman: Option<&str>,
     write_env: bool,
-) -> Result<Option<String>> {
+) -> Result<Option<Rendered>> {
     let info = podman.info().await?;
     if !info.rootless && for_podman.is_none() {
         note_once(
@@ -127,14 +129,9 @@ pub async fn render(
         return Ok(None);
     }
     let version = for_podman.map_or(info.version.clone(), str::to_string);
-    let names = crate::commands::up::parse_names(&settings.gpus)?;
-    let gpus = if names.is_empty() {
-        Default::default()
-    } else {
-        crate::commands::up::check_gpus(podman, Some(&names)).await?
-    };
+    let gpus = crate::commands::up::check_recorded_gpus(podman, settings).await?;
     let (body, _) =
-        crate::commands::up::body_for(cfg, podman, settings, &gpus.devices, None).await?;
+        crate::commands::up::body_for(cfg, podman, &info, settings, &gpus.devices, None).await?;
 
     let env_path = env_copy(cfg);
     if let Some(recorded) = &settings.env_file {
@@ -162,10 +159,12 @@ pub async fn render(
         podman_bin: &podman_bin,
         project_dir: cfg.project.dir_str()?,
     };
-    Ok(Some(match Flavour::for_podman(&version) {
+    let flavour = Flavour::for_podman(&version);
+    let text = match flavour {
         Flavour::Service => unit::service_unit(&input, true),
         Flavour::Quadlet => unit::quadlet_unit(&input, &version, true),
-    }))
+    };
+    Ok(Some(Rendered { text, flavour }))
 }
 
 /// Podman's env-file format: `KEY=VALUE` lines, taken literally.
@@ -178,18 +177,9 @@ fn write_env_copy(path: &Path, env: &EnvFile) -> Result<()> {
     if std::fs::read_to_string(path).ok().as_deref() == Some(text.as_str()) {
         return Ok(());
     }
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .wrap_err_with(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).wrap_err_with(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    // The values are secrets: only the user may read them.
+    crate::state::write_atomic(path, text.as_bytes(), 0o600)
+        .wrap_err_with(|| format!("cannot write {}", path.display()))
 }
 
 /// `down`: the environment stays stopped after a reboot.
@@ -202,7 +192,7 @@ pub fn disable(cfg: &Config) -> Result<bool> {
         }
         if let Ok(text) = std::fs::read_to_string(&path) {
             if let Some(at) = text.find("\n[Install]\n") {
-                crate::gpu::preflight::write_spec(&path, &text[..=at])
+                crate::state::write_atomic(&path, &text.as_bytes()[..=at], 0o644)
                     .wrap_err_with(|| format!("cannot write {}", path.display()))?;
                 changed = true;
             }

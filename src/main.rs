@@ -18,6 +18,7 @@ mod ports;
 mod project;
 mod requirements;
 mod settings;
+mod shell;
 mod state;
 mod ui;
 

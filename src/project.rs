@@ -43,7 +43,7 @@ impl Project {
         }
         let container = container_name(&dir);
         let state_dir = state_root()?.join(&container);
-        let data_dir = xdg_dir("XDG_DATA_HOME", ".local/share")?.join(&container);
+        let data_dir = data_root()?.join(&container);
         let pip_cache = xdg_dir("XDG_CACHE_HOME", ".cache")?.join("pip");
         Ok(Project {
             dir,
@@ -102,6 +102,11 @@ pub fn slug(folder: &str) -> String {
 /// `$XDG_STATE_HOME/mlenv`, else `~/.local/state/mlenv` (the XDG default).
 pub fn state_root() -> Result<PathBuf> {
     xdg_dir("XDG_STATE_HOME", ".local/state")
+}
+
+/// `$XDG_DATA_HOME/mlenv`, else `~/.local/share/mlenv`.
+pub fn data_root() -> Result<PathBuf> {
+    xdg_dir("XDG_DATA_HOME", ".local/share")
 }
 
 /// `$VAR/mlenv`, else `~/DEFAULT/mlenv`, as the XDG base directory spec says.

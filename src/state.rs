@@ -16,6 +16,36 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
         .wrap_err_with(|| format!("cannot create state dir {}", dir.display()))
 }
 
+/// Writes a file whole or not at all, with `mode` whatever the umask: readers (podman
+/// reading a CDI spec, systemd a unit) may look at any moment. Through a temporary file in
+/// the same folder, renamed over the target.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.mlenv-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    let result = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        // The umask may have narrowed the mode.
+        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 pub fn log_path(state_dir: &Path) -> PathBuf {
     state_dir.join("mlenv.log")
 }
@@ -84,4 +114,26 @@ pub fn digest_key(state_root: &Path) -> Result<Vec<u8>> {
     let mut key = Vec::new();
     File::open(&path)?.read_to_end(&mut key)?;
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_is_whole_and_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nvidia.yaml");
+        write_atomic(&path, b"a", 0o644).unwrap();
+        write_atomic(&path, b"b", 0o644).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "b");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+    }
 }

@@ -7,26 +7,8 @@ use std::path::{Path, PathBuf};
 use cdi::{Error, QualifiedName, Spec, Version};
 use serde_json::Value;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// The `*.json` and `*.yaml` files in a fixture directory, sorted; fails if
-/// there are none.
-fn spec_files(dir: &str) -> Vec<PathBuf> {
-    let dir = fixtures().join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|ext| ext == "json" || ext == "yaml")
-        })
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no fixtures in {}", dir.display());
-    files
-}
+mod common;
+use common::{fixtures, spec_files};
 
 fn good_files() -> Vec<PathBuf> {
     let mut files = spec_files("upstream/good");

@@ -3,30 +3,13 @@
 
 #![cfg(feature = "schema")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use cdi::Spec;
 use serde_json::Value;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// The `*.json` and `*.yaml` files in a fixture directory, sorted.
-fn spec_files(dir: &str) -> Vec<PathBuf> {
-    let dir = fixtures().join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|ext| ext == "json" || ext == "yaml")
-        })
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no fixtures in {}", dir.display());
-    files
-}
+mod common;
+use common::{fixtures, spec_files};
 
 /// A fixture as a JSON value; `None` if it is not JSON (or YAML) at all.
 fn document(path: &Path) -> Option<Value> {

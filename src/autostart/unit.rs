@@ -211,7 +211,7 @@ fn wait_line(input: &UnitInput) -> Option<String> {
     let tests: Vec<String> = input
         .wait_for
         .iter()
-        .map(|p| format!("[ -e {} ]", sh_word(p)))
+        .map(|p| format!("[ -e {} ]", crate::shell::quote(p)))
         .collect();
     let seconds: Vec<String> = (1..=DEVICE_WAIT_SECONDS).map(|i| i.to_string()).collect();
     let script = format!(
@@ -224,16 +224,6 @@ fn wait_line(input: &UnitInput) -> Option<String> {
          ExecStartPre=/bin/sh -c {}\n",
         exec_word(&script)
     ))
-}
-
-fn sh_word(s: &str) -> String {
-    if s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@=,".contains(&b))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
 }
 
 /// Skips the start when the container already runs (a user manager that starts at login
@@ -406,54 +396,13 @@ pub fn quadlet_unit(input: &UnitInput, version: &str, enabled: bool) -> String {
     u
 }
 
-/// Words of an `Exec*=` line as systemd splits them (quotes, backslash escapes, `$$`, `%%`);
-/// specifiers other than `%%` are not expanded (mlenv's units use none).
 #[cfg(test)]
-pub fn split_exec(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            ' ' | '\t' => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            '"' | '\'' => {
-                in_word = true;
-                let quote = c;
-                while let Some(c) = chars.next() {
-                    match c {
-                        c if c == quote => break,
-                        '\\' if quote == '"' => match chars.next() {
-                            Some('n') => cur.push('\n'),
-                            Some(other) => cur.push(other),
-                            None => {}
-                        },
-                        other => cur.push(other),
-                    }
-                }
-            }
-            other => {
-                in_word = true;
-                cur.push(other);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    words
-        .into_iter()
-        .map(|w| w.replace("$$", "$").replace("%%", "%"))
-        .collect()
-}
+#[path = "../../tests/support/systemd_exec.rs"]
+mod systemd_exec;
 
 #[cfg(test)]
 mod tests {
+    use super::systemd_exec::split_exec;
     use super::*;
     use crate::podman::{Device, Mount, Namespace, PortMapping};
     use std::collections::BTreeMap;

@@ -243,16 +243,7 @@ pub async fn run_logged(
     // Registered before the process starts, so a Ctrl-C at any moment is ours to pass on.
     let mut interrupted = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .wrap_err("cannot watch for Ctrl-C")?;
-    let container = podman.api().containers().get(name);
-    let exec = container
-        .create_exec(&opts)
-        .await
-        .map_err(|e| podman.explain(e))?;
-    let mux = exec
-        .start(&ExecStartOpts::builder().tty(false).build())
-        .await
-        .map_err(|e| podman.explain(e))?
-        .ok_or_else(|| eyre!("podman did not attach to the exec session"))?;
+    let (exec, mux) = start_attached(podman, name, &opts).await?;
     let (mut output, _input) = mux.split();
     let pid = exec
         .inspect()
@@ -307,6 +298,37 @@ pub async fn run_logged(
         .ok_or_else(|| eyre!("podman reported no exit code for {}", argv.join(" ")))
 }
 
+/// Creates an exec session in `name`.
+pub async fn create_session(
+    podman: &Podman,
+    name: &str,
+    opts: &ExecCreateOpts,
+) -> Result<podman_api::api::Exec> {
+    podman
+        .api()
+        .containers()
+        .get(name)
+        .create_exec(opts)
+        .await
+        .map_err(|e| podman.explain(e))
+}
+
+/// Creates an exec session and starts it without a TTY, attached to its output: what every
+/// command mlenv runs for itself (installs, queries) does.
+async fn start_attached(
+    podman: &Podman,
+    name: &str,
+    opts: &ExecCreateOpts,
+) -> Result<(podman_api::api::Exec, podman_api::conn::Multiplexer)> {
+    let exec = create_session(podman, name, opts).await?;
+    let mux = exec
+        .start(&ExecStartOpts::builder().tty(false).build())
+        .await
+        .map_err(|e| podman.explain(e))?
+        .ok_or_else(|| eyre!("podman did not attach to the exec session"))?;
+    Ok((exec, mux))
+}
+
 /// Runs `argv` in the container without a TTY or stdin and returns its exit code, stdout and
 /// stderr. For short queries whose output mlenv reads (nvidia-smi for `status`).
 pub async fn capture(
@@ -319,18 +341,7 @@ pub async fn capture(
         .attach_stdout(true)
         .attach_stderr(true)
         .build();
-    let exec = podman
-        .api()
-        .containers()
-        .get(name)
-        .create_exec(&opts)
-        .await
-        .map_err(|e| podman.explain(e))?;
-    let mux = exec
-        .start(&ExecStartOpts::builder().tty(false).build())
-        .await
-        .map_err(|e| podman.explain(e))?
-        .ok_or_else(|| eyre!("podman did not attach to the exec session"))?;
+    let (exec, mux) = start_attached(podman, name, &opts).await?;
     let (mut output, _input) = mux.split();
     let (mut out, mut err) = (Vec::new(), Vec::new());
     while let Some(chunk) = output.next().await {

@@ -1,6 +1,7 @@
 //! `mlenv gpu list` and `mlenv gpu setup`: what podman can attach, and a CDI spec for this
 //! machine's NVIDIA GPUs written without nvidia-ctk, where the installed podman reads it.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -9,9 +10,10 @@ use serde::Serialize;
 
 use crate::config::GpuSetup;
 use crate::gpu::policy::{self, PodmanCdi};
-use crate::gpu::preflight::{install_command, show_dirs, stage, write_spec};
+use crate::gpu::preflight::{install_command, show_dirs, spec_problems, stage};
 use crate::gpu::{self, NVIDIA_KIND};
 use crate::podman::Podman;
+use crate::state::write_atomic;
 use crate::{nvidia, ui};
 
 /// One device of `gpu list --json`.
@@ -52,26 +54,19 @@ pub async fn list(podman: &Podman, json: bool) -> Result<()> {
 
 fn collect(rules: &PodmanCdi) -> Listed {
     let registry = cdi::Registry::load(&rules.dirs);
+    // Once per spec file, however many devices it defines.
+    let mut problems: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
     let mut devices = Vec::new();
     for (name, dev) in registry.devices() {
         let file = dev.file();
-        let mut problems = Vec::new();
-        if file.spec().cdi_version > rules.max_version {
-            problems.push(format!(
-                "cdiVersion {} is newer than podman {} reads ({})",
-                file.spec().cdi_version,
-                rules.podman,
-                rules.max_version
-            ));
-        }
-        let text = std::fs::read_to_string(file.path()).unwrap_or_default();
-        let root = nvidia::parse_header(&text).map_or_else(|| PathBuf::from("/"), |h| h.root);
-        problems.extend(nvidia::staleness(file.spec(), &root));
+        let problems = problems
+            .entry(file.path().to_path_buf())
+            .or_insert_with(|| spec_problems(file.path(), file.spec(), rules).1);
         devices.push(ListedDevice {
             name: name.to_string(),
             spec: file.path().to_path_buf(),
             cdi_version: file.spec().cdi_version.to_string(),
-            problems,
+            problems: problems.clone(),
         });
     }
     Listed {
@@ -207,7 +202,7 @@ pub async fn setup(podman: &Podman, args: &GpuSetup) -> Result<()> {
 
     let target = match &args.output {
         Some(path) => Target {
-            path: absolute(path)?,
+            path: std::path::absolute(path)?,
             dropin: None,
         },
         None => default_target(
@@ -240,7 +235,7 @@ pub async fn setup(podman: &Podman, args: &GpuSetup) -> Result<()> {
             // /etc/cdi may not exist yet; a user cannot make it, which the write reports.
             let _ = std::fs::create_dir_all(dir);
         }
-        match write_spec(&target.path, &text) {
+        match write_atomic(&target.path, text.as_bytes(), 0o644) {
             Ok(()) => ui::success(&format!("Wrote {} ({summary})", target.path.display())),
             Err(e)
                 if args.output.is_none()
@@ -266,7 +261,8 @@ pub async fn setup(podman: &Podman, args: &GpuSetup) -> Result<()> {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            write_spec(path, content).map_err(|e| eyre!("cannot write {}: {e}", path.display()))?;
+            write_atomic(path, content.as_bytes(), 0o644)
+                .map_err(|e| eyre!("cannot write {}: {e}", path.display()))?;
             ui::info(&format!(
                 "Wrote {} so podman reads {}; restart the podman service to load it (systemctl --user restart podman.socket podman.service)",
                 path.display(),
@@ -285,14 +281,6 @@ pub async fn setup(podman: &Podman, args: &GpuSetup) -> Result<()> {
     }
     ui::info(&generated.describe());
     Ok(())
-}
-
-fn absolute(path: &Path) -> Result<PathBuf> {
-    Ok(if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir()?.join(path)
-    })
 }
 
 /// mlenv never overwrites a spec it did not write: an admin's or nvidia-ctk's is theirs.

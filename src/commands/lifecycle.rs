@@ -37,7 +37,7 @@ pub async fn restart(cfg: &Config, podman: &Podman) -> Result<()> {
     };
     // A restart is a start: the container's GPUs must still resolve (a stale spec is healed).
     if let Ok(settings) = super::up::recorded_settings(&c) {
-        super::up::check_gpus(podman, Some(&super::up::parse_names(&settings.gpus)?)).await?;
+        super::up::check_recorded_gpus(podman, &settings).await?;
     }
     let pb = ui::spinner(&format!("Restarting {name}"));
     let r = podman.restart(name, STOP_TIMEOUT).await;

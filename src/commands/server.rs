@@ -91,14 +91,10 @@ pub fn start_script(kind: ServerKind, port: u16, logdir: Option<&str>) -> String
         ),
         ServerKind::TensorBoard => format!(
             "exec tensorboard --logdir {} --port {port} --bind_all",
-            sh_quote(logdir.unwrap_or("."))
+            crate::shell::quote(logdir.unwrap_or("."))
         ),
     };
     format!("mkdir -p {dir} && echo $$ > {dir}/pid && {exec} > {dir}/log 2>&1")
-}
-
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// The host address of container port `port`, as the container forwards it; 0.0.0.0 is
@@ -195,12 +191,7 @@ pub async fn run(cfg: &Config, podman: &Podman, req: &ServerRequest) -> Result<(
     let c = if c.state.running {
         c
     } else {
-        super::up::check_gpus(podman, Some(&super::up::parse_names(&settings.gpus)?)).await?;
-        podman
-            .start(name)
-            .await
-            .wrap_err_with(|| format!("podman could not start {name}"))?;
-        ui::success(&format!("Started {name}"));
+        super::up::start_stopped(podman, name, &settings).await?;
         podman
             .inspect(name)
             .await?
@@ -333,19 +324,11 @@ fn new_token() -> Result<String> {
 
 /// The record holds the token: only the user may read it.
 fn save(file: &Path, r: &Running) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = file.parent() {
         crate::state::create_private_dir(dir)?;
     }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(file)
-        .wrap_err_with(|| format!("cannot write {}", file.display()))?;
-    f.write_all(serde_json::to_string_pretty(r)?.as_bytes())?;
-    Ok(())
+    crate::state::write_atomic(file, serde_json::to_string_pretty(r)?.as_bytes(), 0o600)
+        .wrap_err_with(|| format!("cannot write {}", file.display()))
 }
 
 async fn start_detached(
@@ -361,13 +344,7 @@ async fn start_detached(
         .working_dir(workdir)
         .env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .build();
-    let exec = podman
-        .api()
-        .containers()
-        .get(name)
-        .create_exec(&opts)
-        .await
-        .map_err(|e| podman.explain(e))?;
+    let exec = super::exec::create_session(podman, name, &opts).await?;
     exec.start(&ExecStartOpts::builder().detach(true).build())
         .await
         .map_err(|e| podman.explain(e))?;

@@ -17,7 +17,8 @@ pub async fn run(cfg: &Config, podman: &Podman, for_podman: Option<&str>) -> Res
     let settings = recorded_settings(&c)?;
     let text = crate::autostart::render(cfg, podman, &settings, None, for_podman, false)
         .await?
-        .ok_or_else(|| eyre!("this environment gets no autostart unit (see the message above)"))?;
+        .ok_or_else(|| eyre!("this environment gets no autostart unit (see the message above)"))?
+        .text;
     let mut out = std::io::stdout().lock();
     super::logs::write_out(&mut out, text.as_bytes())?;
     out.flush().ok();

@@ -94,12 +94,7 @@ async fn bring_up(
                 if c.state.running {
                     ui::success(&format!("{name} is running"));
                 } else {
-                    // The container's CDI names resolve again at this start: a spec that
-                    // went stale (a driver upgrade) is caught, and healed, here.
-                    check_gpus(podman, Some(&parse_names(&current.gpus)?)).await?;
-                    start(podman, name).await?;
-                    ui::success(&format!("Started {name}"));
-                    show_access(&current);
+                    start_stopped(podman, name, &current).await?;
                 }
                 c.image
             }
@@ -186,9 +181,8 @@ async fn install_requirements(
 pub const REQUIREMENTS_RECORD: &str = ".mlenv-requirements";
 
 fn write_record(record: &Path, key: &str, file: &Path) -> Result<()> {
-    let tmp = record.with_extension("tmp");
-    std::fs::write(&tmp, format!("{key}\n{}\n", file.display()))
-        .and_then(|()| std::fs::rename(&tmp, record))
+    let text = format!("{key}\n{}\n", file.display());
+    state::write_atomic(record, text.as_bytes(), 0o644)
         .wrap_err_with(|| format!("cannot write {}", record.display()))
 }
 
@@ -239,7 +233,7 @@ async fn recreate(
     };
     // Before anything is touched: GPUs podman cannot attach and an image that cannot be
     // had change nothing.
-    let gpus = check_gpus(podman, Some(&parse_names(&merged.gpus)?)).await?;
+    let gpus = check_recorded_gpus(podman, &merged).await?;
     ensure_image(podman, &merged.image).await?;
     ui::info(&format!(
         "Replacing {name} (files in {} and installed Python packages are kept; other changes inside the container are not)",
@@ -354,15 +348,8 @@ fn refuse_drift(cfg: &Config, diffs: &[Difference]) -> Result<()> {
 
 /// This run's own command line, to show the user what to run again.
 fn rerun_command() -> String {
-    let args: Vec<String> = std::env::args().skip(1).collect();
     let mut shown = vec!["mlenv".to_string()];
-    for a in args {
-        if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
-            shown.push(format!("'{}'", a.replace('\'', "'\\''")));
-        } else {
-            shown.push(a);
-        }
-    }
+    shown.extend(std::env::args().skip(1).map(|a| crate::shell::quote(&a)));
     shown.join(" ")
 }
 
@@ -385,8 +372,29 @@ fn names(names: &[cdi::QualifiedName]) -> Vec<String> {
     names.iter().map(|n| n.to_string()).collect()
 }
 
+/// [`check_gpus`] for the CDI names recorded in a container's settings.
+pub async fn check_recorded_gpus(
+    podman: &Podman,
+    settings: &Settings,
+) -> Result<gpu::preflight::Resolved> {
+    if settings.gpus.is_empty() {
+        return Ok(Default::default());
+    }
+    check_gpus(podman, Some(&parse_names(&settings.gpus)?)).await
+}
+
+/// Starts an existing, stopped container. Its CDI names resolve again at this start: a
+/// spec that went stale (a driver upgrade) is caught, and healed, here.
+pub async fn start_stopped(podman: &Podman, name: &str, settings: &Settings) -> Result<()> {
+    check_recorded_gpus(podman, settings).await?;
+    start(podman, name).await?;
+    ui::success(&format!("Started {name}"));
+    show_access(settings);
+    Ok(())
+}
+
 /// The CDI names recorded in a container's settings.
-pub fn parse_names(recorded: &[String]) -> Result<Vec<cdi::QualifiedName>> {
+fn parse_names(recorded: &[String]) -> Result<Vec<cdi::QualifiedName>> {
     recorded
         .iter()
         .map(|n| {
@@ -405,7 +413,9 @@ async fn create_and_start(
 ) -> Result<String> {
     let name = &cfg.project.container;
     ensure_image(podman, &settings.image).await?;
-    let (body, facts) = body_for(cfg, podman, settings, devices, env).await?;
+    let info = podman.info().await?;
+    tracing::debug!(version = %info.version, rootless = info.rootless, "podman service");
+    let (body, facts) = body_for(cfg, podman, &info, settings, devices, env).await?;
     // Bind-mount sources must exist; they are the caller's, so keep-id can write them.
     for dir in [
         python_dir(&cfg.project, &facts.id),
@@ -450,6 +460,7 @@ async fn create_and_start(
 pub async fn body_for(
     cfg: &Config,
     podman: &Podman,
+    info: &crate::podman::ServiceInfo,
     settings: &Settings,
     devices: &[String],
     env: Option<&EnvFile>,
@@ -459,8 +470,6 @@ pub async fn body_for(
         path: image.env("PATH").map(str::to_string),
         id: image.id,
     };
-    let info = podman.info().await?;
-    tracing::debug!(version = %info.version, rootless = info.rootless, "podman service");
     let user = UserMode::choose(
         settings.user_mapping,
         info.rootless,

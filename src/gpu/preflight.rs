@@ -72,20 +72,6 @@ pub fn resolve(
         }
         let mut problems = Vec::new();
         for file in files {
-            let text = std::fs::read_to_string(file.path()).unwrap_or_default();
-            let header = nvidia::parse_header(&text);
-            let mut reasons = Vec::new();
-            if file.spec().cdi_version > podman.max_version {
-                reasons.push(format!(
-                    "it declares cdiVersion {}, but podman {} reads at most {} and ignores the whole file",
-                    file.spec().cdi_version,
-                    podman.podman,
-                    podman.max_version
-                ));
-            }
-            let root = header
-                .as_ref()
-                .map_or_else(|| PathBuf::from("/"), |h| h.root.clone());
             // Only what podman will inject matters: the spec's shared edits and the devices
             // asked for (a vanished GPU 1 does not stop GPU 0, for podman or for us).
             let mut used = file.spec().clone();
@@ -94,7 +80,7 @@ pub fn resolve(
                     .iter()
                     .any(|q| q.name() == d.name && q.kind() == file.spec().kind)
             });
-            reasons.extend(nvidia::staleness(&used, &root));
+            let (header, reasons) = spec_problems(file.path(), &used, podman);
             if !reasons.is_empty() {
                 problems.push(Problem {
                     path: file.path().to_path_buf(),
@@ -139,6 +125,30 @@ pub fn resolve(
         }
         healed = true;
     }
+}
+
+/// Why podman would fail to use `spec` (a spec file's content, or the part of it a container
+/// needs): a `cdiVersion` this podman does not read, or staleness. Also the header of the
+/// file at `path` when mlenv wrote it (it then knows the root the spec was made from).
+pub fn spec_problems(
+    path: &Path,
+    spec: &cdi::Spec,
+    podman: &PodmanCdi,
+) -> (Option<nvidia::Header>, Vec<String>) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let header = nvidia::parse_header(&text);
+    let mut reasons = Vec::new();
+    if spec.cdi_version > podman.max_version {
+        reasons.push(format!(
+            "it declares cdiVersion {}, but podman {} reads at most {} and ignores the whole file",
+            spec.cdi_version, podman.podman, podman.max_version
+        ));
+    }
+    let root = header
+        .as_ref()
+        .map_or_else(|| PathBuf::from("/"), |h| h.root.clone());
+    reasons.extend(nvidia::staleness(spec, &root));
+    (header, reasons)
 }
 
 /// The default when `--gpu` is not given: all NVIDIA GPUs when podman has a spec for them,
@@ -238,7 +248,7 @@ fn regenerate(p: &Problem, podman: &PodmanCdi) -> Result<String, String> {
             driver_version: driver.version.clone(),
         },
     );
-    match write_spec(&p.path, &text) {
+    match crate::state::write_atomic(&p.path, text.as_bytes(), 0o644) {
         Ok(()) => Ok(format!(
             "Regenerated the stale CDI spec {} (driver {} -> {})",
             p.path.display(),
@@ -261,59 +271,23 @@ fn regenerate(p: &Problem, podman: &PodmanCdi) -> Result<String, String> {
     }
 }
 
-/// Writes a spec file whole or not at all (podman may read it at any moment), mode 0644:
-/// rootless podman reads it as each user.
-pub fn write_spec(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.mlenv-{}",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let result = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .open(&tmp)
-        .and_then(|mut f| {
-            f.write_all(text.as_bytes())?;
-            f.sync_all()
-        })
-        .and_then(|()| {
-            // The umask may have narrowed the mode.
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))
-        })
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
 /// Where a spec mlenv may not install itself waits for `sudo install`.
-pub fn staging_path(target: &Path) -> PathBuf {
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into()))
-                .join(".local/share")
-        });
-    data.join("mlenv/cdi")
-        .join(target.file_name().unwrap_or("nvidia.yaml".as_ref()))
+fn staging_path(target: &Path) -> Result<PathBuf, String> {
+    let data = crate::project::data_root().map_err(|e| e.to_string())?;
+    Ok(data
+        .join("cdi")
+        .join(target.file_name().unwrap_or("nvidia.yaml".as_ref())))
 }
 
 /// Writes `text` to the staging path for `target`; returns that path.
 pub fn stage(target: &Path, text: &str) -> Result<PathBuf, String> {
-    let staged = staging_path(target);
+    let staged = staging_path(target)?;
     if let Some(dir) = staged.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    write_spec(&staged, text).map_err(|e| format!("cannot write {}: {e}", staged.display()))?;
+    crate::state::write_atomic(&staged, text.as_bytes(), 0o644)
+        .map_err(|e| format!("cannot write {}: {e}", staged.display()))?;
     Ok(staged)
 }
 
@@ -321,20 +295,9 @@ pub fn stage(target: &Path, text: &str) -> Result<PathBuf, String> {
 pub fn install_command(staged: &Path, target: &Path) -> String {
     format!(
         "sudo install -D -m 0644 {} {}",
-        shell_word(&staged.to_string_lossy()),
-        shell_word(&target.to_string_lossy())
+        crate::shell::quote(&staged.to_string_lossy()),
+        crate::shell::quote(&target.to_string_lossy())
     )
-}
-
-fn shell_word(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%=,".contains(&b))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
 }
 
 pub fn show_dirs(dirs: &[PathBuf]) -> String {
@@ -350,7 +313,7 @@ fn failure_with_fix(path: &Path, why: &str) -> String {
     if why.contains("ermission denied") {
         s.push_str(&format!(
             " (rootless podman reads specs as you and cannot read it either; fix: sudo chmod a+r {})",
-            shell_word(&path.to_string_lossy())
+            crate::shell::quote(&path.to_string_lossy())
         ));
     }
     s
@@ -366,7 +329,7 @@ fn explain(e: &ResolveError, podman: &PodmanCdi) -> String {
                     msg.push_str(&format!(
                         "; rootless podman reads specs as you and cannot read {} either: fix with sudo chmod a+r {}",
                         path.display(),
-                        shell_word(&path.to_string_lossy())
+                        crate::shell::quote(&path.to_string_lossy())
                     ));
                 }
             }
@@ -391,16 +354,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shell_words() {
-        let cases = [
-            ("/etc/cdi/nvidia.yaml", "/etc/cdi/nvidia.yaml"),
-            ("/home/a b/x", "'/home/a b/x'"),
-            ("it's", "'it'\\''s'"),
-            ("", "''"),
-        ];
-        for (input, want) in cases {
-            assert_eq!(shell_word(input), want);
-        }
+    fn install_commands() {
         assert_eq!(
             install_command(
                 Path::new("/h/.local/share/mlenv/cdi/nvidia.yaml"),
@@ -479,22 +433,5 @@ mod tests {
             "{err}"
         );
         assert!(resolve(Some(&want), &rules(dir.path(), "4.7.0"), true).is_ok());
-    }
-
-    #[test]
-    fn write_spec_is_whole_and_world_readable() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("nvidia.yaml");
-        write_spec(&path, "a").unwrap();
-        write_spec(&path, "b").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "b");
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o644);
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "no temp file left"
-        );
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::core::http_get;
 use crate::harness::*;
 use crate::requirements::wheels;
+use crate::systemd_exec::split_exec;
 
 /// The quadlet generator of podman 5.4, from Debian 13's package.
 const QUADLET: &str = "/opt/mlenv-test/quadlet/quadlet";
@@ -37,57 +38,13 @@ fn values(unit: &str, key: &str) -> Vec<String> {
         .collect()
 }
 
-/// An `Exec*=` line split into words as systemd does: quotes, backslash escapes inside
-/// double quotes, `$$` and `%%` (mlenv's units use no other specifier or variable).
-fn split_exec(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            ' ' | '\t' => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            '"' | '\'' => {
-                in_word = true;
-                while let Some(d) = chars.next() {
-                    match d {
-                        d if d == c => break,
-                        '\\' if c == '"' => match chars.next() {
-                            Some('n') => cur.push('\n'),
-                            Some(other) => cur.push(other),
-                            None => {}
-                        },
-                        other => cur.push(other),
-                    }
-                }
-            }
-            other => {
-                in_word = true;
-                cur.push(other);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
+/// Runs one `Exec*=` command as systemd would (the `-` prefix ignores failure).
+fn run_exec(line: &str) -> Output {
+    let line = line.strip_prefix('-').unwrap_or(line);
     assert!(
         !line.contains("${") && !line.replace("%%", "").contains('%'),
         "unexpected specifier or variable: {line}"
     );
-    words
-        .into_iter()
-        .map(|w| w.replace("$$", "$").replace("%%", "%"))
-        .collect()
-}
-
-/// Runs one `Exec*=` command as systemd would (the `-` prefix ignores failure).
-fn run_exec(line: &str) -> Output {
-    let line = line.strip_prefix('-').unwrap_or(line);
     let words = split_exec(line);
     Command::new(&words[0])
         .args(&words[1..])
@@ -414,4 +371,27 @@ fn autostart_quadlet_units_pass_the_quadlet_generator_and_systemd() {
         std::fs::write(&service_path, service).unwrap();
         verify(&service_path);
     }
+}
+
+#[test]
+fn autostart_bad_flags_are_refused_and_create_nothing() {
+    let p = Project::new("autostart-bad");
+    let name = p.name();
+    for (args, want) in [
+        (
+            vec!["up", "--image", BUSYBOX, "--autostart", "--no-autostart"],
+            "--no-autostart",
+        ),
+        (
+            vec!["unit", "--for-podman", "junk"],
+            "invalid --for-podman \"junk\"",
+        ),
+    ] {
+        let out = p.run(&args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    assert!(!exists(&name));
+    assert!(!service_unit(&p, &name).exists());
 }

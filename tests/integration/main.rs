@@ -8,6 +8,8 @@
 mod harness;
 #[path = "../support/nvidia_tree.rs"]
 mod nvidia_tree;
+#[path = "../support/systemd_exec.rs"]
+mod systemd_exec;
 
 mod autostart;
 mod bad_input;
