@@ -80,6 +80,12 @@ pub enum Command {
     Tensorboard(TensorboardArgs),
     /// Print the systemd user unit that brings the environment back after a reboot.
     Unit(UnitArgs),
+    /// Write a commented mlenv.toml for the project from the given `up` flags.
+    Init(InitArgs),
+    /// Check that this machine can run mlenv environments, each problem with its fix.
+    Doctor(DoctorArgs),
+    /// Remove mlenv's own files for the project (state, logs, units); never the project's files.
+    Clean(CleanArgs),
     /// List the GPUs podman can attach, or write the CDI spec for this machine's NVIDIA GPUs.
     #[command(subcommand)]
     Gpu(GpuCommand),
@@ -247,6 +253,38 @@ pub struct UnitArgs {
     /// `.container` from 4.4, a `.service` before).
     #[arg(long, value_name = "VERSION")]
     pub for_podman: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Overwrite an existing mlenv.toml.
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub up: UpArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print machine-readable JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Also remove the project's volumes (installed packages, pip cache).
+    #[arg(long)]
+    pub volumes: bool,
+
+    /// Clean every mlenv project of this user, after listing what will go.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Do not ask before cleaning with --all.
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -35,6 +35,35 @@ pub enum Action {
     Server(ServerRequest),
     List { json: bool },
     GpuSetup(GpuSetup),
+    Init(Box<Init>),
+    Doctor(Doctor),
+    Clean(Clean),
+}
+
+/// `mlenv init`, validated: the file to write and what goes in it.
+#[derive(Debug)]
+pub struct Init {
+    pub force: bool,
+}
+
+/// `mlenv doctor`: what the project's configuration asks of the machine.
+#[derive(Debug)]
+pub struct Doctor {
+    pub json: bool,
+    /// The image `up` would use (the project's config, else the default).
+    pub image: String,
+    /// Whether a memory or CPU limit is configured, which needs cgroup v2 delegation.
+    pub limits: bool,
+    /// The GPUs configured, `None` for the default.
+    pub gpus: Option<Vec<cdi::QualifiedName>>,
+}
+
+/// `mlenv clean`, validated.
+#[derive(Debug)]
+pub struct Clean {
+    pub volumes: bool,
+    pub all: bool,
+    pub yes: bool,
 }
 
 /// Which server `mlenv jupyter` / `mlenv tensorboard` is about.
@@ -149,6 +178,18 @@ impl Config {
                 GpuCommand::List(a) => Action::GpuList { json: a.json },
                 GpuCommand::Setup(a) => Action::GpuSetup(gpu_setup(a)?),
             },
+            Command::Init(a) => Action::Init(Box::new(Init { force: a.force })),
+            Command::Doctor(a) => Action::Doctor(Doctor {
+                json: a.json,
+                image: image_ref::DEFAULT_IMAGE.to_string(),
+                limits: false,
+                gpus: None,
+            }),
+            Command::Clean(a) => Action::Clean(Clean {
+                volumes: a.volumes,
+                all: a.all,
+                yes: a.yes,
+            }),
             Command::Completions(_) | Command::Man(_) => {
                 unreachable!("handled before a project is located")
             }

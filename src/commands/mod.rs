@@ -1,7 +1,10 @@
 //! One module per subcommand, each `run(&Config, ...)`.
 
+pub mod clean;
+pub mod doctor;
 pub mod exec;
 pub mod gpu;
+pub mod init;
 pub mod lifecycle;
 pub mod list;
 pub mod logs;
@@ -44,6 +47,9 @@ pub async fn run(cfg: &Config) -> Result<()> {
         Action::Unit { for_podman } => unit::run(cfg, &podman, for_podman.as_deref()).await,
         Action::GpuList { json } => gpu::list(&podman, *json).await,
         Action::GpuSetup(args) => gpu::setup(&podman, args).await,
+        Action::Init(init) => init::run(cfg, init),
+        Action::Doctor(doctor) => doctor::run(cfg, &podman, doctor).await,
+        Action::Clean(clean) => clean::run(cfg, &podman, clean).await,
     }
 }
 
