@@ -96,7 +96,7 @@ pub enum Command {
     Man(ManArgs),
 }
 
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args, Default, Clone)]
 pub struct UpArgs {
     /// Container image [env: MLENV_IMAGE] [default: the current NGC PyTorch image]
     #[arg(long, value_name = "IMAGE")]

@@ -1,13 +1,14 @@
 //! One validated `Config`, built once from the command line and the environment. Every bad
 //! value is rejected here, naming the value and what is accepted, before any container work.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use color_eyre::eyre::Result;
 
-use crate::cli::{Cli, Command, GpuCommand, GpuSetupArgs, UpArgs};
+use crate::cli::{Cli, Command, GpuCommand, GpuSetupArgs, InitArgs, UpArgs};
 use crate::envfile::EnvFile;
 use crate::error::invalid;
+use crate::file_config::{At, FileSettings};
 use crate::podman::{choose_socket, SocketChoice};
 use crate::project::Project;
 use crate::requirements::Requirements;
@@ -44,6 +45,10 @@ pub enum Action {
 #[derive(Debug)]
 pub struct Init {
     pub force: bool,
+    /// The project's `mlenv.toml`.
+    pub path: PathBuf,
+    /// The commented file, the given flags set.
+    pub text: String,
 }
 
 /// `mlenv doctor`: what the project's configuration asks of the machine.
@@ -132,7 +137,7 @@ impl Config {
         .map_err(invalid)?;
         let project = Project::locate(cli.global.project.as_deref())?;
         let action = match cli.command {
-            Command::Up(args) => Action::Up(Box::new(up(args, &project)?)),
+            Command::Up(args) => Action::Up(Box::new(up(args, &project, files(&project)?)?)),
             Command::Down => Action::Down,
             Command::Restart => Action::Restart,
             Command::Rm(a) => Action::Rm { force: a.force },
@@ -178,13 +183,17 @@ impl Config {
                 GpuCommand::List(a) => Action::GpuList { json: a.json },
                 GpuCommand::Setup(a) => Action::GpuSetup(gpu_setup(a)?),
             },
-            Command::Init(a) => Action::Init(Box::new(Init { force: a.force })),
-            Command::Doctor(a) => Action::Doctor(Doctor {
-                json: a.json,
-                image: image_ref::DEFAULT_IMAGE.to_string(),
-                limits: false,
-                gpus: None,
-            }),
+            Command::Init(a) => Action::Init(Box::new(init(a, &project)?)),
+            Command::Doctor(a) => {
+                // What `up` would ask of the machine, from the config files.
+                let up = up(UpArgs::default(), &project, files(&project)?)?;
+                Action::Doctor(Doctor {
+                    json: a.json,
+                    image: up.settings.image,
+                    limits: up.settings.memory.is_some() || up.settings.cpus.is_some(),
+                    gpus: up.gpus,
+                })
+            }
             Command::Clean(a) => Action::Clean(Clean {
                 volumes: a.volumes,
                 all: a.all,
@@ -202,58 +211,173 @@ impl Config {
     }
 }
 
-fn up(args: UpArgs, project: &Project) -> Result<Up> {
+/// `mlenv.toml` over the user config, as an input error naming the file and line.
+fn files(project: &Project) -> Result<FileSettings> {
+    crate::file_config::load(&project.dir).map_err(invalid)
+}
+
+/// `mlenv init`: the flags are checked as `up` checks them (config files aside: the file
+/// written holds the flags only), then written as keys.
+fn init(args: InitArgs, project: &Project) -> Result<Init> {
+    use crate::file_config::quote;
+    let checked = up(args.up.clone(), project, FileSettings::default())?;
+    let a = &args.up;
+    // A path inside the project is written relative to it, so the project can move.
+    let relative = |p: &Path| {
+        let shown = p.strip_prefix(&project.dir).unwrap_or(p);
+        quote(&shown.display().to_string())
+    };
+    let list = |items: Vec<String>| format!("[{}]", items.join(", "));
+    let split = |values: &[String]| -> Vec<String> {
+        values
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let gpus = a.gpu.as_deref().map(|g| match g.trim() {
+        "all" | "none" => quote(g.trim()),
+        _ => list(
+            split(&[g.to_string()])
+                .into_iter()
+                .map(|item| match item.parse::<u32>() {
+                    Ok(index) => index.to_string(),
+                    Err(_) => quote(&item),
+                })
+                .collect(),
+        ),
+    });
+    let requirements = match (&a.requirements, &checked.requirements) {
+        (Some(p), _) if p == Path::new("none") => Some(quote("none")),
+        (Some(_), Some(r)) => Some(relative(&r.file)),
+        _ => None,
+    };
+    let values = [
+        ("image", a.image.as_deref().map(quote)),
+        (
+            "ports",
+            (!a.port.is_empty()).then(|| list(split(&a.port).iter().map(|p| quote(p)).collect())),
+        ),
+        ("env-file", checked.env.as_ref().map(|e| relative(&e.path))),
+        ("gpus", gpus),
+        ("memory", a.memory.as_deref().map(|m| quote(m.trim()))),
+        ("cpus", checked.settings.cpus.map(|c| c.to_string())),
+        (
+            "user-mapping",
+            a.no_user_mapping.then(|| "false".to_string()),
+        ),
+        ("requirements", requirements),
+        ("autostart", checked.autostart.map(|b| b.to_string())),
+    ];
+    Ok(Init {
+        force: args.force,
+        path: project.dir.join(crate::file_config::PROJECT_FILE),
+        text: crate::file_config::render(&values),
+    })
+}
+
+/// Where a setting's value came from, to word the error when it is rejected.
+enum Source {
+    /// A flag (or `MLENV_IMAGE`): the validators' own wording names the flag.
+    Flag,
+    /// `mlenv.toml` or the user config, at this line.
+    File(At<()>),
+}
+
+/// The flag's value when given, else the config files', with where it came from.
+fn pick<T>(flag: Option<T>, file: Option<At<T>>) -> Option<(T, Source)> {
+    match (flag, file) {
+        (Some(v), _) => Some((v, Source::Flag)),
+        (None, Some(at)) => {
+            let where_ = At {
+                value: (),
+                file: at.file,
+                line: at.line,
+            };
+            Some((at.value, Source::File(where_)))
+        }
+        (None, None) => None,
+    }
+}
+
+/// Runs a validator on a picked value, restating its error for a file's key.
+fn check<T, U>(
+    picked: Option<(T, Source)>,
+    flag: &str,
+    key: &str,
+    validate: impl FnOnce(T) -> Result<U, String>,
+) -> Result<Option<U>> {
+    let Some((value, source)) = picked else {
+        return Ok(None);
+    };
+    validate(value).map(Some).map_err(|msg| match source {
+        Source::Flag => invalid(msg),
+        Source::File(at) => invalid(at.error(&msg, flag, key)),
+    })
+}
+
+/// `up`'s settings: flags over `mlenv.toml` over the user config over defaults.
+fn up(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
+    // A file is checked whole even where a flag overrides it: a bad value must not lie in
+    // wait for the first run without that flag.
+    if files != FileSettings::default() {
+        merge(UpArgs::default(), project, files.clone())?;
+    }
+    merge(args, project, files)
+}
+
+/// Each setting from its flag, else the files, else its default; each validated.
+fn merge(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
+    let env_image = std::env::var("MLENV_IMAGE").ok().filter(|s| !s.is_empty());
+    let ports_flag = (!args.port.is_empty()).then_some(args.port);
+    let user_mapping_flag = args.no_user_mapping.then_some(false);
+    let given = Given {
+        image: args.image.is_some() || env_image.is_some() || files.image.is_some(),
+        ports: ports_flag.is_some() || files.ports.is_some(),
+        gpus: args.gpu.is_some() || files.gpus.is_some(),
+        memory: args.memory.is_some() || files.memory.is_some(),
+        cpus: args.cpus.is_some() || files.cpus.is_some(),
+        user_mapping: args.no_user_mapping || files.user_mapping.is_some(),
+        env_file: args.env_file.is_some() || files.env_file.is_some(),
+    };
+
     let requirements = requirements(
-        args.requirements.as_deref(),
+        pick(args.requirements, files.requirements),
         args.force_requirements,
         project,
     )?;
-    let env_image = std::env::var("MLENV_IMAGE").ok().filter(|s| !s.is_empty());
-    let given = Given {
-        image: args.image.is_some() || env_image.is_some(),
-        ports: !args.port.is_empty(),
-        gpus: args.gpu.is_some(),
-        memory: args.memory.is_some(),
-        cpus: args.cpus.is_some(),
-        user_mapping: args.no_user_mapping,
-        env_file: args.env_file.is_some(),
-    };
-    let image = args
-        .image
-        .or(env_image)
-        .unwrap_or_else(|| image_ref::DEFAULT_IMAGE.to_string());
-    image_ref::validate(&image).map_err(invalid)?;
-
-    let ports = ports::parse_list(&args.port).map_err(invalid)?;
-    let memory = args
-        .memory
-        .as_deref()
-        .map(limits::parse_memory)
-        .transpose()
-        .map_err(invalid)?;
+    let image = check(
+        pick(args.image.or(env_image), files.image),
+        "image",
+        "image",
+        |image| image_ref::validate(&image).map(|()| image),
+    )?
+    .unwrap_or_else(|| image_ref::DEFAULT_IMAGE.to_string());
+    let ports = check(pick(ports_flag, files.ports), "port", "ports", |p| {
+        ports::parse_list(&p)
+    })?
+    .unwrap_or_default();
+    let memory = check(pick(args.memory, files.memory), "memory", "memory", |m| {
+        limits::parse_memory(&m)
+    })?;
     let online = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let cpus = args
-        .cpus
-        .as_deref()
-        .map(|c| limits::parse_cpus(c, online))
-        .transpose()
-        .map_err(invalid)?;
-
+    let cpus = check(pick(args.cpus, files.cpus), "cpus", "cpus", |c| {
+        limits::parse_cpus(&c, online)
+    })?;
     // Only the syntax here: whether podman can attach them depends on its version and
     // the spec files, checked by `up` before anything is created or started.
-    let gpus = args
-        .gpu
-        .as_deref()
-        .map(gpu::parse)
-        .transpose()
-        .map_err(invalid)?;
-
-    let env = args
-        .env_file
-        .as_deref()
-        .map(EnvFile::read)
-        .transpose()
-        .map_err(invalid)?;
+    let gpus = check(pick(args.gpu, files.gpus), "gpu", "gpus", |g| {
+        gpu::parse(&g)
+    })?;
+    let env = check(
+        pick(args.env_file, files.env_file),
+        "env-file",
+        "env-file",
+        |f| EnvFile::read(&f),
+    )?;
+    let user_mapping = pick(user_mapping_flag, files.user_mapping).is_none_or(|(m, _)| m);
 
     let settings = Settings {
         image,
@@ -261,11 +385,16 @@ fn up(args: UpArgs, project: &Project) -> Result<Up> {
         gpus: gpus.iter().flatten().map(|g| g.to_string()).collect(),
         memory,
         cpus,
-        user_mapping: !args.no_user_mapping,
+        user_mapping,
         env_file: env.as_ref().map(|e| e.path.clone()),
         env_keys: env.as_ref().map(EnvFile::keys).unwrap_or_default(),
         // Filled in by `up`, which owns the digest key.
         env_digest: None,
+    };
+    let autostart_flag = match (args.autostart, args.no_autostart) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
     };
     Ok(Up {
         settings,
@@ -274,23 +403,20 @@ fn up(args: UpArgs, project: &Project) -> Result<Up> {
         recreate: args.recreate,
         gpus,
         gpu_check: None,
-        autostart: match (args.autostart, args.no_autostart) {
-            (true, _) => Some(true),
-            (_, true) => Some(false),
-            _ => None,
-        },
+        autostart: pick(autostart_flag, files.autostart).map(|(a, _)| a),
         requirements,
     })
 }
 
-/// `--requirements FILE|none`, else the project's `requirements.txt` when it has one.
+/// `--requirements FILE|none` (or the config files' `requirements`), else the project's
+/// `requirements.txt` when it has one.
 fn requirements(
-    flag: Option<&Path>,
+    picked: Option<(PathBuf, Source)>,
     force: bool,
     project: &Project,
 ) -> Result<Option<Requirements>> {
-    let file = match flag {
-        Some(p) if p == Path::new("none") => {
+    let (file, source) = match picked {
+        Some((p, _)) if p == Path::new("none") => {
             if force {
                 return Err(invalid(
                     "invalid --force-requirements with --requirements none: there is nothing to install",
@@ -298,7 +424,7 @@ fn requirements(
             }
             return Ok(None);
         }
-        Some(p) => p.to_path_buf(),
+        Some(picked) => picked,
         None => {
             let default = project.dir.join("requirements.txt");
             if !default.exists() {
@@ -310,12 +436,12 @@ fn requirements(
                 }
                 return Ok(None);
             }
-            default
+            (default, Source::Flag)
         }
     };
-    Requirements::read(&file, &project.dir, force)
-        .map(Some)
-        .map_err(invalid)
+    check(Some((file, source)), "requirements", "requirements", |f| {
+        Requirements::read(&f, &project.dir, force)
+    })
 }
 
 fn server_port(value: &str) -> Result<u16> {

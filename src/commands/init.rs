@@ -1,9 +1,24 @@
-//! `mlenv init`: write a commented mlenv.toml.
+//! `mlenv init`: write a commented mlenv.toml from the given flags.
 
-use color_eyre::eyre::{eyre, Result};
+use color_eyre::eyre::{Result, WrapErr};
 
 use crate::config::{Config, Init};
+use crate::error::invalid;
+use crate::ui;
 
-pub fn run(_cfg: &Config, _init: &Init) -> Result<()> {
-    Err(eyre!("mlenv init is not built yet"))
+pub fn run(_cfg: &Config, init: &Init) -> Result<()> {
+    if init.path.exists() && !init.force {
+        return Err(invalid(format!(
+            "{} exists; edit it, or pass --force to replace it",
+            init.path.display()
+        )));
+    }
+    // Not secret (env values never go in it), and the project's own file: 0644.
+    crate::state::write_atomic(&init.path, init.text.as_bytes(), 0o644)
+        .wrap_err_with(|| format!("cannot write {}", init.path.display()))?;
+    ui::success(&format!(
+        "Wrote {}; `mlenv up` reads it",
+        init.path.display()
+    ));
+    Ok(())
 }

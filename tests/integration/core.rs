@@ -167,7 +167,7 @@ fn pid1_env(name: &str) -> Vec<String> {
 }
 
 /// `(HostIp, HostPort)` pairs podman forwards to container port `cport`/tcp.
-fn forwarded(name: &str, cport: u16) -> Vec<(String, String)> {
+pub fn forwarded(name: &str, cport: u16) -> Vec<(String, String)> {
     let c = inspect(name);
     c["NetworkSettings"]["Ports"][format!("{cport}/tcp")]
         .as_array()
@@ -185,7 +185,7 @@ fn forwarded(name: &str, cport: u16) -> Vec<(String, String)> {
 }
 
 /// The settings mlenv recorded on the container, read through `podman inspect`.
-fn settings_label(name: &str) -> serde_json::Value {
+pub fn settings_label(name: &str) -> serde_json::Value {
     let c = inspect(name);
     let raw = c["Config"]["Labels"]["io.mlenv.settings"]
         .as_str()
@@ -753,7 +753,7 @@ fn up_gpu_none_and_the_default_without_an_nvidia_spec_attach_nothing() {
 // ---------------------------------------------------------------------------------------
 
 /// Whether /sys/fs/cgroup is the unified (v2) hierarchy, as podman checks it.
-fn cgroup_v2() -> bool {
+pub fn cgroup_v2() -> bool {
     std::fs::read_to_string("/proc/self/mounts")
         .unwrap_or_default()
         .lines()

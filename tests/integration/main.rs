@@ -13,6 +13,7 @@ mod systemd_exec;
 
 mod autostart;
 mod bad_input;
+mod config;
 mod core;
 mod exec_status;
 mod faults;
