@@ -206,15 +206,58 @@ pub fn disable(cfg: &Config) -> Result<bool> {
 
 /// `rm`: the unit goes with the container. Returns whether there was one.
 pub fn remove(cfg: &Config) -> Result<bool> {
-    let name = &cfg.project.container;
-    let mut removed = remove_file(&wants_link(name))?;
-    for (_, path) in unit_paths(name) {
+    remove_units_of(cfg, &cfg.project.container)
+}
+
+/// Removes the unit files of the environment `container` (any project's: `clean --all`),
+/// exactly the paths [`unit_files`] names. Returns whether there was one.
+pub fn remove_units_of(cfg: &Config, container: &str) -> Result<bool> {
+    let mut removed = false;
+    for path in unit_files(container) {
         removed |= remove_file(&path)?;
     }
     if removed {
         reload(cfg);
     }
     Ok(removed)
+}
+
+/// Every file the autostart of `container` may have written, present or not: the
+/// `default.target.wants` link and the unit of either flavour.
+pub fn unit_files(container: &str) -> Vec<PathBuf> {
+    std::iter::once(wants_link(container))
+        .chain(unit_paths(container).into_iter().map(|(_, p)| p))
+        .collect()
+}
+
+/// The folders [`unit_files`] are in: where `clean` may remove `mlenv-*` units.
+pub fn unit_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = unit_files("mlenv-x")
+        .iter()
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .collect();
+    dirs.dedup();
+    dirs
+}
+
+/// The environments (container names) that have a unit file or link in [`unit_dirs`]:
+/// what `clean --all` finds of environments whose container and state are gone.
+pub fn containers_with_units() -> Vec<String> {
+    let mut names: Vec<String> = unit_dirs()
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|f| {
+            let stem = f
+                .strip_suffix(".service")
+                .or_else(|| f.strip_suffix(".container"))?;
+            stem.starts_with("mlenv-").then(|| stem.to_string())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The unit file of this project, if any, and whether it is enabled.
@@ -266,7 +309,8 @@ fn find_podman() -> String {
 }
 
 /// Whether this user has a running systemd user manager to tell about unit changes.
-fn user_manager() -> bool {
+/// Whether a systemd user manager runs for this user (its private socket exists).
+pub fn user_manager() -> bool {
     std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .is_some_and(|d| d.join("systemd/private").exists())

@@ -59,6 +59,12 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the project's container if absent, start it if stopped, do nothing if it runs.
+    ///
+    /// Each setting comes from its flag, else the project's mlenv.toml, else
+    /// ~/.config/mlenv/config.toml, else its default (`mlenv init` writes a commented
+    /// mlenv.toml). On an existing container, `up` compares the settings given (by flag or
+    /// file) with the ones it was made with, and changes nothing when they differ unless
+    /// --recreate is passed.
     Up(UpArgs),
     /// Stop the project's container (files and installs are kept).
     Down,
@@ -297,9 +303,44 @@ pub struct CompletionsArgs {
 pub struct ManArgs {
     /// The subcommand whose page to print (mlenv-SUBCOMMAND(1)).
     pub subcommand: Option<String>,
+
+    /// Print the command reference in Markdown instead (the README's section).
+    #[arg(long, conflicts_with = "subcommand")]
+    pub markdown: bool,
 }
 
 /// The clap command, for completions and the man page.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+/// The command reference in Markdown: every visible command's `--help`, nested ones
+/// included, so the README's reference is generated and cannot drift from the binary.
+pub fn reference_markdown() -> String {
+    fn walk(cmd: &mut clap::Command, path: &str, out: &mut String) {
+        let help = cmd.render_long_help().to_string();
+        out.push_str(&format!(
+            "#### `{path}`\n\n```text\n{}\n```\n\n",
+            help.trim_end()
+        ));
+        for sub in cmd.get_subcommands_mut() {
+            if sub.is_hide_set() || sub.get_name() == "help" {
+                continue;
+            }
+            // The global flags are documented once, with `mlenv` itself.
+            let mut sub = sub.clone();
+            for id in ["verbose", "quiet", "host", "project", "help", "version"] {
+                if sub.get_arguments().any(|a| a.get_id() == id) {
+                    sub = sub.mut_arg(id, |a| a.hide(true));
+                }
+            }
+            let name = format!("{path} {}", sub.get_name());
+            walk(&mut sub, &name, out);
+        }
+    }
+    let mut cmd = command();
+    cmd.build();
+    let mut out = String::new();
+    walk(&mut cmd, "mlenv", &mut out);
+    out
 }

@@ -76,7 +76,8 @@ pub async fn installed_or_assumed(podman: &crate::podman::Podman) -> policy::Pod
     }
 }
 
-fn rules_for(version: &str) -> policy::PodmanCdi {
+/// The CDI rules of podman `version` on this machine (`MLENV_CDI_SPEC_DIRS` honoured).
+pub fn rules_for(version: &str) -> policy::PodmanCdi {
     let configured = if policy::major_minor(version) >= Some((5, 5)) {
         policy::configured_for_user()
     } else {

@@ -68,6 +68,10 @@ fn main() -> ExitCode {
             );
             return ExitCode::SUCCESS;
         }
+        Command::Man(args) if args.markdown => {
+            print!("{}", cli::reference_markdown());
+            return ExitCode::SUCCESS;
+        }
         Command::Man(args) => return man_page(args.subcommand.as_deref()),
         _ => {}
     }
@@ -81,7 +85,12 @@ fn main() -> ExitCode {
             .enable_all()
             .build()?;
         runtime.block_on(commands::validate(&mut cfg))?;
-        ui::init_log(Some(&state::log_path(&cfg.project.state_dir)));
+        // `clean` removes the state dir the log lives in; opening the log would create it.
+        let log = match cfg.action {
+            config::Action::Clean(_) => None,
+            _ => Some(state::log_path(&cfg.project.state_dir)),
+        };
+        ui::init_log(log.as_deref());
         tracing::debug!(argv = ?std::env::args().collect::<Vec<_>>(), "start");
         let result = runtime.block_on(commands::run(&cfg));
         // Do not wait for a stdin reader still blocked in a read: the session is over.

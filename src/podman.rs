@@ -171,6 +171,8 @@ pub struct Created {
 pub struct Image {
     pub id: String,
     pub config: ImageConfig,
+    /// Bytes the image takes in storage.
+    pub size: u64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -218,6 +220,14 @@ pub struct ListedPort {
 pub struct ServiceInfo {
     pub rootless: bool,
     pub version: String,
+    /// `store.graphDriverName`: overlay, vfs, btrfs, ...
+    pub graph_driver: String,
+    /// `store.graphRoot`: where images and containers are stored.
+    pub graph_root: String,
+    /// Subordinate IDs the service's user namespace maps (`host.idMappings`, every range but
+    /// the one for the user's own ID); `None` when it reports no mappings (rootful).
+    pub mapped_uids: Option<u64>,
+    pub mapped_gids: Option<u64>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -362,9 +372,26 @@ impl Podman {
             .get_json(format!("{API}/libpod/info"))
             .await
             .map_err(|e| self.explain(e))?;
+        let mapped = |map: &serde_json::Value| {
+            let ranges = map.as_array().filter(|r| !r.is_empty())?;
+            Some(
+                ranges
+                    .iter()
+                    .filter(|r| r["container_id"].as_u64() != Some(0))
+                    .filter_map(|r| r["size"].as_u64())
+                    .sum(),
+            )
+        };
         Ok(ServiceInfo {
             rootless: v["host"]["security"]["rootless"].as_bool().unwrap_or(false),
             version: v["version"]["Version"].as_str().unwrap_or("").to_string(),
+            graph_driver: v["store"]["graphDriverName"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            graph_root: v["store"]["graphRoot"].as_str().unwrap_or("").to_string(),
+            mapped_uids: mapped(&v["host"]["idMappings"]["uidmap"]),
+            mapped_gids: mapped(&v["host"]["idMappings"]["gidmap"]),
         })
     }
 

@@ -121,6 +121,16 @@ pub fn error(msg: &str) {
     line("✖", "31", msg, true);
 }
 
+/// A line that belongs to the one above it (a check's fix), indented under its message;
+/// `always` when that line is shown even with `--quiet`.
+pub fn detail(msg: &str, always: bool) {
+    tracing::info!("{msg}");
+    if ui().verbosity == Verbosity::Quiet && !always {
+        return;
+    }
+    let _ = writeln!(std::io::stderr().lock(), "  {msg}");
+}
+
 pub fn is_quiet() -> bool {
     ui().verbosity == Verbosity::Quiet
 }

@@ -53,9 +53,40 @@ fn committed_files_are_current() {
         pages += 1;
     }
     assert!(
-        pages >= 11,
+        pages >= 18,
         "only {pages} subcommand pages in packaging/man"
     );
+}
+
+#[test]
+fn readme_reference_is_current() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = "<!-- reference:start -->\n";
+    let section = readme
+        .split_once(start)
+        .and_then(|(_, rest)| rest.split_once("<!-- reference:end -->"))
+        .map(|(section, _)| section)
+        .expect("README.md lacks the <!-- reference:start/end --> markers");
+    assert!(
+        section == generated(&["man", "--markdown"]),
+        "the README's command reference is out of date: run packaging/generate.sh"
+    );
+    // Every visible command is in it.
+    for sub in [
+        "up",
+        "init",
+        "doctor",
+        "clean",
+        "list",
+        "gpu setup",
+        "jupyter",
+    ] {
+        assert!(
+            section.contains(&format!("#### `mlenv {sub}`")),
+            "{sub} missing"
+        );
+    }
 }
 
 #[test]

@@ -16,8 +16,14 @@ _mlenv() {
             ",$1")
                 cmd="mlenv"
                 ;;
+            mlenv,clean)
+                cmd="mlenv__subcmd__clean"
+                ;;
             mlenv,completions)
                 cmd="mlenv__subcmd__completions"
+                ;;
+            mlenv,doctor)
+                cmd="mlenv__subcmd__doctor"
                 ;;
             mlenv,down)
                 cmd="mlenv__subcmd__down"
@@ -30,6 +36,9 @@ _mlenv() {
                 ;;
             mlenv,help)
                 cmd="mlenv__subcmd__help"
+                ;;
+            mlenv,init)
+                cmd="mlenv__subcmd__init"
                 ;;
             mlenv,jupyter)
                 cmd="mlenv__subcmd__jupyter"
@@ -79,8 +88,14 @@ _mlenv() {
             mlenv__subcmd__gpu__subcmd__help,setup)
                 cmd="mlenv__subcmd__gpu__subcmd__help__subcmd__setup"
                 ;;
+            mlenv__subcmd__help,clean)
+                cmd="mlenv__subcmd__help__subcmd__clean"
+                ;;
             mlenv__subcmd__help,completions)
                 cmd="mlenv__subcmd__help__subcmd__completions"
+                ;;
+            mlenv__subcmd__help,doctor)
+                cmd="mlenv__subcmd__help__subcmd__doctor"
                 ;;
             mlenv__subcmd__help,down)
                 cmd="mlenv__subcmd__help__subcmd__down"
@@ -93,6 +108,9 @@ _mlenv() {
                 ;;
             mlenv__subcmd__help,help)
                 cmd="mlenv__subcmd__help__subcmd__help"
+                ;;
+            mlenv__subcmd__help,init)
+                cmd="mlenv__subcmd__help__subcmd__init"
                 ;;
             mlenv__subcmd__help,jupyter)
                 cmd="mlenv__subcmd__help__subcmd__jupyter"
@@ -137,8 +155,34 @@ _mlenv() {
 
     case "${cmd}" in
         mlenv)
-            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help"
+            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__clean)
+            opts="-y -v -q -C -h -V --volumes --all --yes --verbose --quiet --host --project --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -164,6 +208,32 @@ _mlenv() {
             ;;
         mlenv__subcmd__completions)
             opts="-v -q -C -h -V --verbose --quiet --host --project --help --version bash elvish fish powershell zsh"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__doctor)
+            opts="-v -q -C -h -V --json --verbose --quiet --host --project --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -391,7 +461,7 @@ _mlenv() {
             return 0
             ;;
         mlenv__subcmd__help)
-            opts="up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help"
+            opts="up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -404,7 +474,35 @@ _mlenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mlenv__subcmd__help__subcmd__clean)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mlenv__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -489,6 +587,20 @@ _mlenv() {
             return 0
             ;;
         mlenv__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__help__subcmd__init)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -642,6 +754,64 @@ _mlenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mlenv__subcmd__init)
+            opts="-p -v -q -C -h -V --force --image --port --env-file --gpu --memory --cpus --no-user-mapping --recreate --requirements --force-requirements --no-autostart --autostart --verbose --quiet --host --project --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gpu)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cpus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --requirements)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mlenv__subcmd__jupyter)
             opts="-v -q -C -h -V --port --stop --verbose --quiet --host --project --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -725,7 +895,7 @@ _mlenv() {
             return 0
             ;;
         mlenv__subcmd__man)
-            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version"
+            opts="-v -q -C -h -V --markdown --verbose --quiet --host --project --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -41,6 +41,9 @@ complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "list" -d 'List every ml
 complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "jupyter" -d 'Start JupyterLab in the environment (detached) and print its URL; --stop stops it'
 complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "tensorboard" -d 'Start TensorBoard in the environment (detached) and print its URL; --stop stops it'
 complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "unit" -d 'Print the systemd user unit that brings the environment back after a reboot'
+complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "init" -d 'Write a commented mlenv.toml for the project from the given `up` flags'
+complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "doctor" -d 'Check that this machine can run mlenv environments, each problem with its fix'
+complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "clean" -d 'Remove mlenv\'s own files for the project (state, logs, units); never the project\'s files'
 complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "gpu" -d 'List the GPUs podman can attach, or write the CDI spec for this machine\'s NVIDIA GPUs'
 complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "man" -d 'Print the man page (roff) of mlenv, or of one subcommand'
@@ -61,7 +64,7 @@ complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l no-autostart -d 'Do n
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l autostart -d 'Bring the environment back after a reboot again, after --no-autostart'
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s v -l verbose -d 'Explain every step, and log at debug level'
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
-complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s h -l help -d 'Print help'
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s V -l version -d 'Print version'
 complete -c mlenv -n "__fish_mlenv_using_subcommand down" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand down" -s C -l project -d 'Project folder [default: the current directory]' -r -F
@@ -135,6 +138,41 @@ complete -c mlenv -n "__fish_mlenv_using_subcommand unit" -s v -l verbose -d 'Ex
 complete -c mlenv -n "__fish_mlenv_using_subcommand unit" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
 complete -c mlenv -n "__fish_mlenv_using_subcommand unit" -s h -l help -d 'Print help'
 complete -c mlenv -n "__fish_mlenv_using_subcommand unit" -s V -l version -d 'Print version'
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l image -d 'Container image [env: MLENV_IMAGE] [default: the current NGC PyTorch image]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -s p -l port -d 'Ports to forward: HOST:CONTAINER, IP:HOST:CONTAINER or PORT, with an optional /udp; comma separated or repeated. Binds 127.0.0.1 unless an IP is given' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l env-file -d 'Load environment variables from this file (KEY=VALUE lines)' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l gpu -d 'GPUs: all, none, indices (0,1), or CDI names (nvidia.com/gpu=0) [default: all when an NVIDIA CDI spec exists, else none]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l memory -d 'Memory limit, e.g. 16g, 512m' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l cpus -d 'CPU limit, e.g. 4 or 2.5' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l requirements -d 'Install this requirements file with pip (a file inside the project), or `none` [default: the project\'s requirements.txt when it has one]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l force -d 'Overwrite an existing mlenv.toml'
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l no-user-mapping -d 'Run as the image\'s own user instead of mapping your user into the container'
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l recreate -d 'Replace an existing container that has other settings (project files are kept)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l force-requirements -d 'Reinstall the requirements even when nothing changed'
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l no-autostart -d 'Do not bring the environment back after a reboot (no systemd user unit); remembered'
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l autostart -d 'Bring the environment back after a reboot again, after --no-autostart'
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -s v -l verbose -d 'Explain every step, and log at debug level'
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -s h -l help -d 'Print help'
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -s V -l version -d 'Print version'
+complete -c mlenv -n "__fish_mlenv_using_subcommand doctor" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand doctor" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand doctor" -l json -d 'Print machine-readable JSON on stdout'
+complete -c mlenv -n "__fish_mlenv_using_subcommand doctor" -s v -l verbose -d 'Explain every step, and log at debug level'
+complete -c mlenv -n "__fish_mlenv_using_subcommand doctor" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c mlenv -n "__fish_mlenv_using_subcommand doctor" -s V -l version -d 'Print version'
+complete -c mlenv -n "__fish_mlenv_using_subcommand clean" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand clean" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand clean" -l volumes -d 'Also remove the project\'s volumes (installed packages, pip cache)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand clean" -l all -d 'Clean every mlenv project of this user, after listing what will go'
+complete -c mlenv -n "__fish_mlenv_using_subcommand clean" -s y -l yes -d 'Do not ask before cleaning with --all'
+complete -c mlenv -n "__fish_mlenv_using_subcommand clean" -s v -l verbose -d 'Explain every step, and log at debug level'
+complete -c mlenv -n "__fish_mlenv_using_subcommand clean" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand clean" -s h -l help -d 'Print help'
+complete -c mlenv -n "__fish_mlenv_using_subcommand clean" -s V -l version -d 'Print version'
 complete -c mlenv -n "__fish_mlenv_using_subcommand gpu; and not __fish_seen_subcommand_from list setup help" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand gpu; and not __fish_seen_subcommand_from list setup help" -s C -l project -d 'Project folder [default: the current directory]' -r -F
 complete -c mlenv -n "__fish_mlenv_using_subcommand gpu; and not __fish_seen_subcommand_from list setup help" -s v -l verbose -d 'Explain every step, and log at debug level'
@@ -171,24 +209,28 @@ complete -c mlenv -n "__fish_mlenv_using_subcommand completions" -s h -l help -d
 complete -c mlenv -n "__fish_mlenv_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c mlenv -n "__fish_mlenv_using_subcommand man" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand man" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand man" -l markdown -d 'Print the command reference in Markdown instead (the README\'s section)'
 complete -c mlenv -n "__fish_mlenv_using_subcommand man" -s v -l verbose -d 'Explain every step, and log at debug level'
 complete -c mlenv -n "__fish_mlenv_using_subcommand man" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
 complete -c mlenv -n "__fish_mlenv_using_subcommand man" -s h -l help -d 'Print help'
 complete -c mlenv -n "__fish_mlenv_using_subcommand man" -s V -l version -d 'Print version'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help" -f -a "up" -d 'Create the project\'s container if absent, start it if stopped, do nothing if it runs'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help" -f -a "down" -d 'Stop the project\'s container (files and installs are kept)'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help" -f -a "restart" -d 'Restart the project\'s container'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help" -f -a "rm" -d 'Remove the project\'s container and mlenv\'s state for the project'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help" -f -a "exec" -d 'Open a login shell in the container, or run a command with -c'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help" -f -a "status" -d 'Show the container\'s state, image, ports, uptime and GPUs'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help" -f -a "logs" -d 'Show the container\'s logs, or mlenv\'s own debug log with --mlenv'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help" -f -a "list" -d 'List every mlenv environment of this user: project, state, image, ports, GPUs'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help" -f -a "jupyter" -d 'Start JupyterLab in the environment (detached) and print its URL; --stop stops it'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help" -f -a "tensorboard" -d 'Start TensorBoard in the environment (detached) and print its URL; --stop stops it'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help" -f -a "unit" -d 'Print the systemd user unit that brings the environment back after a reboot'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help" -f -a "gpu" -d 'List the GPUs podman can attach, or write the CDI spec for this machine\'s NVIDIA GPUs'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help" -f -a "man" -d 'Print the man page (roff) of mlenv, or of one subcommand'
-complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit gpu completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "up" -d 'Create the project\'s container if absent, start it if stopped, do nothing if it runs'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "down" -d 'Stop the project\'s container (files and installs are kept)'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "restart" -d 'Restart the project\'s container'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "rm" -d 'Remove the project\'s container and mlenv\'s state for the project'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "exec" -d 'Open a login shell in the container, or run a command with -c'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "status" -d 'Show the container\'s state, image, ports, uptime and GPUs'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "logs" -d 'Show the container\'s logs, or mlenv\'s own debug log with --mlenv'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "list" -d 'List every mlenv environment of this user: project, state, image, ports, GPUs'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "jupyter" -d 'Start JupyterLab in the environment (detached) and print its URL; --stop stops it'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "tensorboard" -d 'Start TensorBoard in the environment (detached) and print its URL; --stop stops it'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "unit" -d 'Print the systemd user unit that brings the environment back after a reboot'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "init" -d 'Write a commented mlenv.toml for the project from the given `up` flags'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "doctor" -d 'Check that this machine can run mlenv environments, each problem with its fix'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "clean" -d 'Remove mlenv\'s own files for the project (state, logs, units); never the project\'s files'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "gpu" -d 'List the GPUs podman can attach, or write the CDI spec for this machine\'s NVIDIA GPUs'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "man" -d 'Print the man page (roff) of mlenv, or of one subcommand'
+complete -c mlenv -n "__fish_mlenv_using_subcommand help; and not __fish_seen_subcommand_from up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlenv -n "__fish_mlenv_using_subcommand help; and __fish_seen_subcommand_from gpu" -f -a "list" -d 'The CDI devices podman can attach (their names for --gpu), with their spec files and anything that would stop podman from using them'
 complete -c mlenv -n "__fish_mlenv_using_subcommand help; and __fish_seen_subcommand_from gpu" -f -a "setup" -d 'Find the NVIDIA driver and GPUs (no nvidia-ctk needed) and write a CDI spec where the installed podman reads it; regenerates one mlenv wrote after a driver upgrade'

@@ -13,8 +13,10 @@ mod systemd_exec;
 
 mod autostart;
 mod bad_input;
+mod clean;
 mod config;
 mod core;
+mod doctor;
 mod exec_status;
 mod faults;
 mod gpu;
