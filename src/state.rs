@@ -84,6 +84,24 @@ pub fn lock_project(state_dir: &Path) -> Result<ProjectLock> {
     }
 }
 
+/// The file in a state dir naming its project folder, so `clean --all` can say whose
+/// leftovers a state dir holds once the container (and its label) is gone.
+const PROJECT_FILE: &str = "project";
+
+/// Records the project folder in its state dir (on the cold path of `up` only).
+pub fn record_project(state_dir: &Path, project_dir: &Path) -> Result<()> {
+    let path = state_dir.join(PROJECT_FILE);
+    write_atomic(&path, project_dir.as_os_str().as_encoded_bytes(), 0o600)
+        .wrap_err_with(|| format!("cannot write {}", path.display()))
+}
+
+/// The project folder a state dir was recorded for, if any.
+pub fn recorded_project(state_dir: &Path) -> Option<String> {
+    std::fs::read_to_string(state_dir.join(PROJECT_FILE))
+        .ok()
+        .filter(|p| !p.is_empty())
+}
+
 /// A random per-user key for digests of env-file values; readable only by the user.
 pub fn digest_key(state_root: &Path) -> Result<Vec<u8>> {
     create_private_dir(state_root)?;

@@ -387,6 +387,15 @@ async fn find_all(podman: &Podman) -> Result<(Vec<Found>, Vec<PathBuf>)> {
     for name in autostart::containers_with_units() {
         entry(&mut by_name, &name).units = present_units(&name);
     }
+    // A container that is gone leaves its project folder only in the state dir.
+    for f in by_name.values_mut() {
+        if f.project.is_none() {
+            f.project = f.state_dir.as_deref().and_then(state::recorded_project);
+            if let Some(p) = &f.project {
+                projects.push(PathBuf::from(p));
+            }
+        }
+    }
     Ok((by_name.into_values().collect(), projects))
 }
 
@@ -455,7 +464,7 @@ fn listing(plan: &Plan) -> String {
         match &g.project {
             Some(p) => out.push_str(&format!("  {p} ({})\n", g.name)),
             None => out.push_str(&format!(
-                "  {} (its container is gone; project folder unknown)\n",
+                "  {} (project folder unknown: its container is gone and its state dir does not say)\n",
                 g.name
             )),
         }
@@ -864,7 +873,7 @@ mod tests {
   /home/u/mlenv-a (mlenv-a)
     container mlenv-a (running: it is stopped first)
     state and logs /s/mlenv-a
-  mlenv-b (its container is gone; project folder unknown)
+  mlenv-b (project folder unknown: its container is gone and its state dir does not say)
     state and logs /s/mlenv-b
 and keeps (add --volumes to remove them too):
     installed packages /d/mlenv-a

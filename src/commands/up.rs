@@ -71,6 +71,7 @@ async fn bring_up(
     }
 
     let lock = state::lock_project(&cfg.project.state_dir)?;
+    state::record_project(&cfg.project.state_dir, &cfg.project.dir)?;
     // Whoever held the lock before us may have done the work already.
     let mut existing = podman.inspect(name).await?;
     if existing.is_none() {

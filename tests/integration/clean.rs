@@ -350,6 +350,21 @@ mod serial {
         let _alone = EXCLUSIVE.write().unwrap_or_else(|e| e.into_inner());
         let t = Two::new("clean-no");
         let (a, b, orphan) = three_environments(&t);
+        // A project whose container podman removed behind mlenv's back: `up` recorded the
+        // folder in the state dir, so the listing still names it.
+        let c_dir = std::fs::canonicalize(t.a.root.path())
+            .unwrap()
+            .join("clean-no-c");
+        std::fs::create_dir_all(&c_dir).unwrap();
+        let c_arg = c_dir.to_str().unwrap();
+        assert_ok(
+            &t.a.run(&["-C", c_arg, "up", "--image", BUSYBOX, "--gpu", "none"]),
+            "up in c",
+        );
+        let status = t.a.run(&["-C", c_arg, "status", "--json"]);
+        let c: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        let c = c["name"].as_str().unwrap().to_string();
+        assert!(podman(&["rm", "-f", "-t", "0", &c]).status.success());
 
         for (input, what) in [("n\n", "answered n"), ("", "end of input")] {
             let out = run_with_input(t.a.mlenv(), &["clean", "--all"], input);
@@ -362,7 +377,9 @@ mod serial {
                     t.a.dir.display()
                 ),
                 format!("  {} ({b})\n    container {b}\n", t.b.display()),
-                "  mlenv-gone-0123abcd (its container is gone; project folder unknown)\n".into(),
+                "  mlenv-gone-0123abcd (project folder unknown: its container is gone and its state dir does not say)\n".into(),
+                format!("  {} ({c})\n", c_dir.display()),
+                format!("    state and logs {}\n", state_dir(&t.a, &c).display()),
                 format!("    state and logs {}\n", orphan.display()),
                 format!("    autostart unit {}\n", service_unit(&t.a, &b).display()),
                 "Remove all of this? [y/N] ".into(),
