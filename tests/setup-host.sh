@@ -62,11 +62,13 @@ T0=$SECONDS
 # schema check of tests/gpu-machine.sh, which the GPU tests run on a fixture tree.
 # python3-pip: `pip download` of the Jupyter wheelhouse (below). chromium,
 # fonts-dejavu-core: the headless browser of the `mlenv jupyter`/`tensorboard`
-# tests (a font so that screenshots show text).
+# tests (a font so that screenshots show text). rpm (rpmbuild, rpm2cpio), cpio,
+# xz-utils, dpkg-dev (dpkg-shlibdeps), binutils (strip): the RPM and .deb builds
+# and checks of packaging/build-rpm.sh and packaging/build-deb.sh.
 PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs catatonit conmon
     busybox-static debootstrap curl python3 procps util-linux tar hyperfine
     docker-registry python3-jsonschema python3-yaml python3-pip chromium
-    fonts-dejavu-core)
+    fonts-dejavu-core rpm cpio xz-utils dpkg-dev binutils)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
