@@ -10,7 +10,7 @@ bin=target/debug/mlenv
 "$bin" completions zsh > packaging/completions/_mlenv
 "$bin" completions fish > packaging/completions/mlenv.fish
 "$bin" man > packaging/man/mlenv.1
-for sub in up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu gpu-list gpu-setup completions; do
+for sub in up down restart rm exec status logs list jupyter tensorboard unit init doctor clean export export-kube export-slurm gpu gpu-list gpu-setup completions; do
     "$bin" man "$sub" > "packaging/man/mlenv-$sub.1"
 done
 # The README's command reference, between its markers.

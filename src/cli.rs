@@ -95,6 +95,14 @@ pub enum Command {
     /// List the GPUs podman can attach, or write the CDI spec for this machine's NVIDIA GPUs.
     #[command(subcommand)]
     Gpu(GpuCommand),
+    /// Write a Kubernetes manifest or a Slurm batch script that runs the environment on a cluster.
+    ///
+    /// The environment is what `mlenv up` makes from the project's mlenv.toml and your
+    /// ~/.config/mlenv/config.toml, overlaid by the settings the project's container was
+    /// created with when it exists. Export takes no `up` flags: change the environment with
+    /// `up` (or the files) first.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the man page (roff) of mlenv, or of one subcommand.
@@ -196,6 +204,56 @@ pub enum GpuCommand {
     /// Find the NVIDIA driver and GPUs (no nvidia-ctk needed) and write a CDI spec where the
     /// installed podman reads it; regenerates one mlenv wrote after a driver upgrade.
     Setup(GpuSetupArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// A Pod (interactive; `kubectl exec -it NAME -- bash`) or with --job a Job: the image,
+    /// the env file as a Secret (values only there), GPUs as `nvidia.com/gpu` limits,
+    /// memory and CPU requests and limits, ports, the project mounted at its own path,
+    /// the requirements installed by an init container, running as your uid and gid.
+    Kube(ExportKubeArgs),
+    /// An sbatch script running CMD in the environment on a compute node with rootless
+    /// podman (--gres=gpu:N, the same image, env file, mounts and requirements), or with
+    /// pyxis (`srun --container-image`).
+    Slurm(ExportSlurmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportKubeArgs {
+    /// Write a batch Job running CMD (through `sh -c`) instead of an interactive Pod.
+    #[arg(long, value_name = "CMD")]
+    pub job: Option<String>,
+
+    /// Mount this existing PersistentVolumeClaim as the project instead of a new claim
+    /// NAME-project.
+    #[arg(long, value_name = "NAME", conflicts_with = "host_path")]
+    pub pvc: Option<String>,
+
+    /// Mount the project folder (and a packages folder in mlenv's data dir) from the node
+    /// with hostPath volumes instead of claims: for a single node that has the project.
+    #[arg(long)]
+    pub host_path: bool,
+
+    /// Write the manifest to FILE (mode 0600: it holds the env file's values) instead of
+    /// stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportSlurmArgs {
+    /// The command the job runs in the environment (through `sh -c`).
+    #[arg(long, value_name = "CMD", required = true)]
+    pub job: String,
+
+    /// Run the container with pyxis (`srun --container-image`) instead of rootless podman.
+    #[arg(long)]
+    pub pyxis: bool,
+
+    /// Write the script to FILE (mode 0600) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use color_eyre::eyre::Result;
 
-use crate::cli::{Cli, Command, GpuCommand, GpuSetupArgs, InitArgs, UpArgs};
+use crate::cli::{Cli, Command, ExportCommand, GpuCommand, GpuSetupArgs, InitArgs, UpArgs};
 use crate::envfile::EnvFile;
 use crate::error::invalid;
 use crate::file_config::{At, FileSettings};
@@ -39,6 +39,32 @@ pub enum Action {
     Init(Box<Init>),
     Doctor(Doctor),
     Clean(Clean),
+    Export(Box<Export>),
+}
+
+/// `mlenv export`, validated.
+#[derive(Debug)]
+pub struct Export {
+    pub target: ExportTarget,
+    /// Where to write (0600), else stdout.
+    pub output: Option<PathBuf>,
+    /// What `up` would make from the config files (the container's own settings, when it
+    /// exists, are laid over it by the command).
+    pub up: Up,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportTarget {
+    Kube {
+        job: Option<String>,
+        /// An existing claim for the project.
+        pvc: Option<String>,
+        host_path: bool,
+    },
+    Slurm {
+        job: String,
+        pyxis: bool,
+    },
 }
 
 /// `mlenv init`, validated: the file to write and what goes in it.
@@ -199,6 +225,7 @@ impl Config {
                 all: a.all,
                 yes: a.yes,
             }),
+            Command::Export(e) => Action::Export(Box::new(export(e, &project)?)),
             Command::Completions(_) | Command::Man(_) => {
                 unreachable!("handled before a project is located")
             }
@@ -481,6 +508,68 @@ fn logdir(dir: &Path, project: &Project) -> Result<String> {
         .to_str()
         .map(str::to_string)
         .ok_or_else(|| invalid(format!("invalid --logdir {}: not UTF-8", dir.display())))
+}
+
+/// `mlenv export`: the flags checked, and what `up` would make from the config files.
+fn export(command: ExportCommand, project: &Project) -> Result<Export> {
+    let job = |job: Option<String>| -> Result<Option<String>> {
+        match job {
+            Some(j) if j.trim().is_empty() => Err(invalid(
+                "invalid --job \"\": the command is empty; expected a shell command such as --job \"python train.py\"",
+            )),
+            j => Ok(j),
+        }
+    };
+    let (target, output) = match command {
+        ExportCommand::Kube(a) => {
+            if let Some(pvc) = &a.pvc {
+                if !crate::export::is_dns_subdomain(pvc) {
+                    return Err(invalid(format!(
+                        "invalid --pvc {pvc:?}: expected the name of a PersistentVolumeClaim (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters)"
+                    )));
+                }
+            }
+            (
+                ExportTarget::Kube {
+                    job: job(a.job)?,
+                    pvc: a.pvc,
+                    host_path: a.host_path,
+                },
+                a.output,
+            )
+        }
+        ExportCommand::Slurm(a) => (
+            ExportTarget::Slurm {
+                job: job(Some(a.job))?.unwrap_or_default(),
+                pyxis: a.pyxis,
+            },
+            a.output,
+        ),
+    };
+    if let Some(out) = &output {
+        let dir = out
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            return Err(invalid(format!(
+                "invalid --output {}: the folder {} does not exist",
+                out.display(),
+                dir.display()
+            )));
+        }
+        if out.is_dir() {
+            return Err(invalid(format!(
+                "invalid --output {}: it is a folder; expected a file name",
+                out.display()
+            )));
+        }
+    }
+    Ok(Export {
+        target,
+        output,
+        up: up(UpArgs::default(), project, files(project)?)?,
+    })
 }
 
 fn gpu_setup(a: GpuSetupArgs) -> Result<GpuSetup> {

@@ -9,6 +9,7 @@ mod config;
 mod create;
 mod envfile;
 mod error;
+mod export;
 mod file_config;
 mod gpu;
 mod image_ref;

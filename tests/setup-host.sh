@@ -64,11 +64,12 @@ T0=$SECONDS
 # fonts-dejavu-core: the headless browser of the `mlenv jupyter`/`tensorboard`
 # tests (a font so that screenshots show text). rpm (rpmbuild, rpm2cpio), cpio,
 # xz-utils, dpkg-dev (dpkg-shlibdeps), binutils (strip): the RPM and .deb builds
-# and checks of packaging/build-rpm.sh and packaging/build-deb.sh.
+# and checks of packaging/build-rpm.sh and packaging/build-deb.sh. python3-venv: the
+# kubernetes-validate venv of the `mlenv export kube` tests.
 PACKAGES=(podman runc uidmap slirp4netns fuse-overlayfs catatonit conmon
     busybox-static debootstrap curl python3 procps util-linux tar hyperfine
     docker-registry python3-jsonschema python3-yaml python3-pip chromium
-    fonts-dejavu-core rpm cpio xz-utils dpkg-dev binutils)
+    fonts-dejavu-core rpm cpio xz-utils dpkg-dev binutils python3-venv)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -504,6 +505,26 @@ else
     log "jupyter wheelhouse: $(find "$JUPYTER_WHEELS" -name '*.whl' | wc -l) wheels, $(du -sh "$JUPYTER_WHEELS" | cut -f1)"
 fi
 
+# ----------------------------------------------------- kubernetes-validate --
+# The Kubernetes schema check of the `mlenv export kube` tests (schemas 1.25-1.37 bundled,
+# offline). /usr/bin/python3: root's PATH may lead to a pyenv python the test user cannot run.
+KV=/opt/mlenv-test/kv
+KV_VERSION=1.37.0
+if [[ -x $KV/bin/kubernetes-validate && $("$KV/bin/kubernetes-validate" --version 2>/dev/null) == "$KV_VERSION" ]]; then
+    log "kubernetes-validate $KV_VERSION present"
+else
+    log "installing kubernetes-validate $KV_VERSION into $KV"
+    rm -rf "$KV"
+    /usr/bin/python3 -m venv "$KV"
+    "$KV/bin/pip" install --disable-pip-version-check --quiet "kubernetes-validate==$KV_VERSION" ||
+        { rm -rf "$KV"; die "pip install kubernetes-validate==$KV_VERSION failed"; }
+    chmod -R a+rX "$KV"
+fi
+
+# ------------------------------------------------------------------- slurm --
+# A single-node Slurm (munge, slurmctld, slurmd) for the `mlenv export slurm` tests.
+MLENV_TEST_USER="$TEST_USER" bash "$HERE/setup-slurm.sh"
+
 # ----------------------------------------------------------------- summary --
 echo
 echo "mlenv test host ready in $((SECONDS - T0))s"
@@ -514,6 +535,7 @@ echo "  CDI:     $CDI_SPEC (mlenv.test/dev=zero, mlenv.test/dev=full)"
 echo "  rootful: unix://$ROOTFUL_SOCK (group $TEST_USER)"
 echo "  registry: http://$REGISTRY (mlenv-test/busybox:pull, :pull-tty)"
 echo "  wheels:  $JUPYTER_WHEELS (jupyterlab, tensorboard; pins in tests/jupyter-wheels.txt)"
+echo "  slurm:   $(sinfo -h -o '%P %N %T' 2>/dev/null | head -1); kubernetes-validate in $KV"
 echo "  images:"
 as_user podman images --format '    {{.Repository}}:{{.Tag}}  {{.Size}}' | grep mlenv-test || true
 echo "  run as the user: runuser -u $TEST_USER -- env XDG_RUNTIME_DIR=$RUNDIR podman ..."

@@ -3,6 +3,7 @@
 pub mod clean;
 pub mod doctor;
 pub mod exec;
+pub mod export;
 pub mod gpu;
 pub mod init;
 pub mod lifecycle;
@@ -50,6 +51,7 @@ pub async fn run(cfg: &Config) -> Result<()> {
         Action::Init(init) => init::run(cfg, init),
         Action::Doctor(doctor) => doctor::run(cfg, &podman, doctor).await,
         Action::Clean(clean) => clean::run(cfg, &podman, clean).await,
+        Action::Export(export) => export::run(cfg, &podman, export).await,
     }
 }
 

@@ -18,6 +18,7 @@ mod config;
 mod core;
 mod doctor;
 mod exec_status;
+mod export;
 mod faults;
 mod gpu;
 mod listing;
