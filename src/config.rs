@@ -547,29 +547,35 @@ fn export(command: ExportCommand, project: &Project) -> Result<Export> {
         ),
     };
     if let Some(out) = &output {
-        let dir = out
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        if !dir.is_dir() {
-            return Err(invalid(format!(
-                "invalid --output {}: the folder {} does not exist",
-                out.display(),
-                dir.display()
-            )));
-        }
-        if out.is_dir() {
-            return Err(invalid(format!(
-                "invalid --output {}: it is a folder; expected a file name",
-                out.display()
-            )));
-        }
+        output_file(out)?;
     }
     Ok(Export {
         target,
         output,
         up: up(UpArgs::default(), project, files(project)?)?,
     })
+}
+
+/// `--output FILE`: a file name in a folder that exists.
+fn output_file(out: &Path) -> Result<()> {
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(invalid(format!(
+            "invalid --output {}: the folder {} does not exist",
+            out.display(),
+            dir.display()
+        )));
+    }
+    if out.is_dir() {
+        return Err(invalid(format!(
+            "invalid --output {}: it is a folder; expected a file name",
+            out.display()
+        )));
+    }
+    Ok(())
 }
 
 fn gpu_setup(a: GpuSetupArgs) -> Result<GpuSetup> {
@@ -590,17 +596,7 @@ fn gpu_setup(a: GpuSetupArgs) -> Result<GpuSetup> {
                 out.display()
             )));
         }
-        let dir = out
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        if !dir.is_dir() {
-            return Err(invalid(format!(
-                "invalid --output {}: the folder {} does not exist",
-                out.display(),
-                dir.display()
-            )));
-        }
+        output_file(out)?;
     }
     Ok(GpuSetup {
         root,

@@ -294,12 +294,7 @@ fn cdi_facts(rules: &gpu::policy::PodmanCdi) -> checks::CdiFacts {
     let broken = registry
         .errors()
         .iter()
-        .filter(|(path, _)| {
-            cdi::peek_kind(path).map_or_else(
-                || path.to_string_lossy().contains("nvidia"),
-                |k| k == NVIDIA_KIND,
-            )
-        })
+        .filter(|(path, _)| crate::gpu::preflight::may_be_nvidia(path))
         .map(|(path, e)| (path.clone(), e.to_string()))
         .collect();
     let conflicts = registry

@@ -172,12 +172,7 @@ fn default_selection(
     let maybe_nvidia: Vec<String> = registry
         .errors()
         .iter()
-        .filter(|(path, _)| {
-            cdi::peek_kind(path).map_or_else(
-                || path.to_string_lossy().contains("nvidia"),
-                |k| k == NVIDIA_KIND,
-            )
-        })
+        .filter(|(path, _)| may_be_nvidia(path))
         .map(|(path, e)| failure_with_fix(path, &e.to_string()))
         .collect();
     if !maybe_nvidia.is_empty() {
@@ -297,6 +292,15 @@ pub fn install_command(staged: &Path, target: &Path) -> String {
         "sudo install -D -m 0644 {} {}",
         crate::shell::quote(&staged.to_string_lossy()),
         crate::shell::quote(&target.to_string_lossy())
+    )
+}
+
+/// Whether a spec file podman could not load may be the NVIDIA one: its `kind` when that much
+/// can be read, else its name.
+pub fn may_be_nvidia(path: &Path) -> bool {
+    cdi::peek_kind(path).map_or_else(
+        || path.to_string_lossy().contains("nvidia"),
+        |k| k == NVIDIA_KIND,
     )
 }
 

@@ -18,18 +18,6 @@ use crate::systemd_exec::split_exec;
 /// The quadlet generator of podman 5.4, from Debian 13's package.
 const QUADLET: &str = "/opt/mlenv-test/quadlet/quadlet";
 
-fn service_unit(p: &Project, name: &str) -> PathBuf {
-    p.root
-        .path()
-        .join(format!("config/systemd/user/{name}.service"))
-}
-
-fn wants_link(p: &Project, name: &str) -> PathBuf {
-    p.root.path().join(format!(
-        "config/systemd/user/default.target.wants/{name}.service"
-    ))
-}
-
 /// The values of `key=` lines of a unit file.
 fn values(unit: &str, key: &str) -> Vec<String> {
     unit.lines()

@@ -78,18 +78,6 @@ fn pip_cache(p: &Project) -> PathBuf {
     p.root.path().join("cache/mlenv/pip")
 }
 
-fn service_unit(p: &Project, name: &str) -> PathBuf {
-    p.root
-        .path()
-        .join(format!("config/systemd/user/{name}.service"))
-}
-
-fn wants_link(p: &Project, name: &str) -> PathBuf {
-    p.root.path().join(format!(
-        "config/systemd/user/default.target.wants/{name}.service"
-    ))
-}
-
 /// Whether anything (a dangling link included) is at `path`.
 fn present(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok()

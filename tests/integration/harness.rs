@@ -184,3 +184,18 @@ pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
+
+/// The `.service` unit `up` writes for container `name` (podman before 4.4), under the
+/// project's own XDG_CONFIG_HOME.
+pub fn service_unit(p: &Project, name: &str) -> PathBuf {
+    p.root
+        .path()
+        .join(format!("config/systemd/user/{name}.service"))
+}
+
+/// The symlink that enables that unit.
+pub fn wants_link(p: &Project, name: &str) -> PathBuf {
+    p.root.path().join(format!(
+        "config/systemd/user/default.target.wants/{name}.service"
+    ))
+}
