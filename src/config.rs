@@ -305,61 +305,39 @@ fn init(args: InitArgs, project: &Project) -> Result<Init> {
     })
 }
 
-/// Where a setting's value came from, to word the error when it is rejected.
-enum Source {
-    /// A flag (or `MLENV_IMAGE`): the validators' own wording names the flag.
-    Flag,
-    /// `mlenv.toml` or the user config, at this line.
-    File(At<()>),
-}
-
-/// The flag's value when given, else the config files', with where it came from.
-fn pick<T>(flag: Option<T>, file: Option<At<T>>) -> Option<(T, Source)> {
-    match (flag, file) {
-        (Some(v), _) => Some((v, Source::Flag)),
-        (None, Some(at)) => {
-            let where_ = At {
-                value: (),
-                file: at.file,
-                line: at.line,
-            };
-            Some((at.value, Source::File(where_)))
-        }
-        (None, None) => None,
-    }
-}
-
-/// Runs a validator on a picked value, restating its error for a file's key.
-fn check<T, U>(
-    picked: Option<(T, Source)>,
-    flag: &str,
+/// A setting's value: its flag when given, else the config files'. The files' value is
+/// validated even when a flag overrides it, so that a bad line cannot lie in wait for the
+/// first run without that flag; its error names the file and line, with the validator's
+/// wording restated for the key.
+fn setting<T, U>(
+    flag: Option<T>,
+    file: Option<At<T>>,
+    flag_name: &str,
     key: &str,
-    validate: impl FnOnce(T) -> Result<U, String>,
+    validate: impl Fn(T) -> Result<U, String>,
 ) -> Result<Option<U>> {
-    let Some((value, source)) = picked else {
-        return Ok(None);
+    let from_file = match file {
+        Some(At { value, file, line }) => {
+            let at = At {
+                value: (),
+                file,
+                line,
+            };
+            Some(validate(value).map_err(|msg| invalid(at.error(&msg, flag_name, key)))?)
+        }
+        None => None,
     };
-    validate(value).map(Some).map_err(|msg| match source {
-        Source::Flag => invalid(msg),
-        Source::File(at) => invalid(at.error(&msg, flag, key)),
-    })
-}
-
-/// `up`'s settings: flags over `mlenv.toml` over the user config over defaults.
-fn up(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
-    // A file is checked whole even where a flag overrides it: a bad value must not lie in
-    // wait for the first run without that flag.
-    if files != FileSettings::default() {
-        merge(UpArgs::default(), project, files.clone())?;
+    match flag {
+        Some(value) => validate(value).map(Some).map_err(invalid),
+        None => Ok(from_file),
     }
-    merge(args, project, files)
 }
 
-/// Each setting from its flag, else the files, else its default; each validated.
-fn merge(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
+/// `up`'s settings: each from its flag, else `mlenv.toml` over the user config, else its
+/// default; each validated.
+fn up(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
     let env_image = std::env::var("MLENV_IMAGE").ok().filter(|s| !s.is_empty());
     let ports_flag = (!args.port.is_empty()).then_some(args.port);
-    let user_mapping_flag = args.no_user_mapping.then_some(false);
     let given = Given {
         image: args.image.is_some() || env_image.is_some() || files.image.is_some(),
         ports: ports_flag.is_some() || files.ports.is_some(),
@@ -371,40 +349,37 @@ fn merge(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
     };
 
     let requirements = requirements(
-        pick(args.requirements, files.requirements),
+        args.requirements,
+        files.requirements,
         args.force_requirements,
         project,
     )?;
-    let image = check(
-        pick(args.image.or(env_image), files.image),
+    let image = setting(
+        args.image.or(env_image),
+        files.image,
         "image",
         "image",
         |image| image_ref::validate(&image).map(|()| image),
     )?
     .unwrap_or_else(|| image_ref::DEFAULT_IMAGE.to_string());
-    let ports = check(pick(ports_flag, files.ports), "port", "ports", |p| {
+    let ports = setting(ports_flag, files.ports, "port", "ports", |p| {
         ports::parse_list(&p)
     })?
     .unwrap_or_default();
-    let memory = check(pick(args.memory, files.memory), "memory", "memory", |m| {
+    let memory = setting(args.memory, files.memory, "memory", "memory", |m| {
         limits::parse_memory(&m)
     })?;
     let online = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let cpus = check(pick(args.cpus, files.cpus), "cpus", "cpus", |c| {
+    let cpus = setting(args.cpus, files.cpus, "cpus", "cpus", |c| {
         limits::parse_cpus(&c, online)
     })?;
     // Only the syntax here: whether podman can attach them depends on its version and
     // the spec files, checked by `up` before anything is created or started.
-    let gpus = check(pick(args.gpu, files.gpus), "gpu", "gpus", |g| {
-        gpu::parse(&g)
+    let gpus = setting(args.gpu, files.gpus, "gpu", "gpus", |g| gpu::parse(&g))?;
+    let env = setting(args.env_file, files.env_file, "env-file", "env-file", |f| {
+        EnvFile::read(&f)
     })?;
-    let env = check(
-        pick(args.env_file, files.env_file),
-        "env-file",
-        "env-file",
-        |f| EnvFile::read(&f),
-    )?;
-    let user_mapping = pick(user_mapping_flag, files.user_mapping).is_none_or(|(m, _)| m);
+    let user_mapping = !args.no_user_mapping && files.user_mapping.is_none_or(|m| m.value);
 
     let settings = Settings {
         image,
@@ -430,7 +405,7 @@ fn merge(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
         recreate: args.recreate,
         gpus,
         gpu_check: None,
-        autostart: pick(autostart_flag, files.autostart).map(|(a, _)| a),
+        autostart: autostart_flag.or(files.autostart.map(|a| a.value)),
         requirements,
     })
 }
@@ -438,20 +413,24 @@ fn merge(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
 /// `--requirements FILE|none` (or the config files' `requirements`), else the project's
 /// `requirements.txt` when it has one.
 fn requirements(
-    picked: Option<(PathBuf, Source)>,
+    flag: Option<PathBuf>,
+    file: Option<At<PathBuf>>,
     force: bool,
     project: &Project,
 ) -> Result<Option<Requirements>> {
-    let (file, source) = match picked {
-        Some((p, _)) if p == Path::new("none") => {
-            if force {
-                return Err(invalid(
-                    "invalid --force-requirements with --requirements none: there is nothing to install",
-                ));
-            }
+    // `Some(None)`: `none` was asked for.
+    let chosen = setting(flag, file, "requirements", "requirements", |f| {
+        if f == Path::new("none") {
             return Ok(None);
         }
-        Some(picked) => picked,
+        Requirements::read(&f, &project.dir, force).map(Some)
+    })?;
+    match chosen {
+        Some(Some(r)) => Ok(Some(r)),
+        Some(None) if force => Err(invalid(
+            "invalid --force-requirements with --requirements none: there is nothing to install",
+        )),
+        Some(None) => Ok(None),
         None => {
             let default = project.dir.join("requirements.txt");
             if !default.exists() {
@@ -463,12 +442,11 @@ fn requirements(
                 }
                 return Ok(None);
             }
-            (default, Source::Flag)
+            Requirements::read(&default, &project.dir, force)
+                .map(Some)
+                .map_err(invalid)
         }
-    };
-    check(Some((file, source)), "requirements", "requirements", |f| {
-        Requirements::read(&f, &project.dir, force)
-    })
+    }
 }
 
 fn server_port(value: &str) -> Result<u16> {

@@ -92,14 +92,12 @@ async fn environment(cfg: &Config, podman: &Podman, export: &Export) -> Result<E
         }
     };
     let gpus = gpu_counts(podman, gpu_names).await;
-    let image_path = match podman.image_exists(&settings.image).await {
-        Ok(true) => podman
-            .image(&settings.image)
-            .await
-            .ok()
-            .and_then(|i| i.env("PATH").map(str::to_string)),
-        _ => None,
-    };
+    // One request: an image not on this machine (or no answer) leaves its PATH unknown.
+    let image_path = podman
+        .image(&settings.image)
+        .await
+        .ok()
+        .and_then(|i| i.env("PATH").map(str::to_string));
     let job = match &export.target {
         ExportTarget::Kube { job, .. } => job.clone(),
         ExportTarget::Slurm { job, .. } => Some(job.clone()),

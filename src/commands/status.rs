@@ -125,29 +125,30 @@ pub async fn run(cfg: &Config, podman: &Podman, json: bool) -> Result<()> {
 }
 
 fn build(cfg: &Config, c: Option<&Container>, now: i64) -> Result<Status> {
-    let project = cfg.project.dir.display().to_string();
+    // What is known without a container; one that exists fills in the rest.
+    let absent = Status {
+        name: cfg.project.container.clone(),
+        project: cfg.project.dir.display().to_string(),
+        state: "absent".into(),
+        running: false,
+        id: None,
+        image: None,
+        workdir: None,
+        ports: vec![],
+        started_at: None,
+        uptime_seconds: None,
+        gpus: vec![],
+        gpu_usage: vec![],
+        gpu_usage_error: None,
+        autostart: Autostart {
+            enabled: false,
+            unit: None,
+        },
+        servers: vec![],
+        settings: None,
+    };
     let Some(c) = c else {
-        return Ok(Status {
-            name: cfg.project.container.clone(),
-            project,
-            state: "absent".into(),
-            running: false,
-            id: None,
-            image: None,
-            workdir: None,
-            ports: vec![],
-            started_at: None,
-            uptime_seconds: None,
-            gpus: vec![],
-            gpu_usage: vec![],
-            gpu_usage_error: None,
-            autostart: Autostart {
-                enabled: false,
-                unit: None,
-            },
-            servers: vec![],
-            settings: None,
-        });
+        return Ok(absent);
     };
     let settings = recorded_settings(c).ok();
     let uptime = if c.state.running {
@@ -156,8 +157,6 @@ fn build(cfg: &Config, c: Option<&Container>, now: i64) -> Result<Status> {
         None
     };
     Ok(Status {
-        name: cfg.project.container.clone(),
-        project,
         state: c.state.status.clone(),
         running: c.state.running,
         id: Some(c.id.chars().take(12).collect()),
@@ -170,14 +169,8 @@ fn build(cfg: &Config, c: Option<&Container>, now: i64) -> Result<Status> {
             .as_ref()
             .map(|s| s.gpus.clone())
             .unwrap_or_default(),
-        gpu_usage: vec![],
-        gpu_usage_error: None,
-        autostart: Autostart {
-            enabled: false,
-            unit: None,
-        },
-        servers: vec![],
         settings,
+        ..absent
     })
 }
 
