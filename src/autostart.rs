@@ -159,7 +159,10 @@ pub async fn render(
         podman_bin: &podman_bin,
         project_dir: cfg.project.dir_str()?,
     };
-    let flavour = Flavour::for_podman(&version);
+    let flavour = match (for_podman, cfg.unit_flavour) {
+        (None, Some(chosen)) => chosen,
+        _ => Flavour::for_podman(&version),
+    };
     let text = match flavour {
         Flavour::Service => unit::service_unit(&input, true),
         Flavour::Quadlet => unit::quadlet_unit(&input, &version, true),
@@ -308,6 +311,80 @@ fn find_podman() -> String {
         )
 }
 
+/// A unit whose start failed (or keeps failing): what `status` shows of it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Failure {
+    /// The systemd unit, `mlenv-….service`.
+    pub unit: String,
+    /// systemd's state of it: `failed`, or `auto-restart` while it retries.
+    pub state: String,
+    /// The line of its journal that says why, when the journal can be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The autostart unit of `container`, when the user manager says its start failed. Asks
+/// systemctl and journalctl: for `status` of an environment that is not running only.
+pub fn failure(container: &str) -> Option<Failure> {
+    if !user_manager() {
+        return None;
+    }
+    let unit = format!("{container}.service");
+    let out = std::process::Command::new("systemctl")
+        .args(["--user", "show", "--property=ActiveState,SubState", &unit])
+        .output()
+        .ok()?;
+    let state = failed_state(&String::from_utf8_lossy(&out.stdout))?;
+    let journal = std::process::Command::new("journalctl")
+        .args([
+            "--user",
+            "--unit",
+            &unit,
+            "--lines=40",
+            "--output=cat",
+            "--no-pager",
+            "--quiet",
+        ])
+        .output()
+        .ok();
+    let reason = journal.and_then(|j| failure_reason(&String::from_utf8_lossy(&j.stdout)));
+    Some(Failure {
+        unit,
+        state,
+        reason,
+    })
+}
+
+/// From `systemctl show --property=ActiveState,SubState`: `failed`, or `auto-restart`
+/// for a unit between two failed tries; None for a unit that is fine.
+fn failed_state(show: &str) -> Option<String> {
+    let prop = |k: &str| {
+        show.lines()
+            .find_map(|l| l.strip_prefix(k)?.strip_prefix('='))
+            .unwrap_or("")
+    };
+    match (prop("ActiveState"), prop("SubState")) {
+        ("failed", _) => Some("failed".into()),
+        (_, "auto-restart") => Some("auto-restart".into()),
+        _ => None,
+    }
+}
+
+/// The journal line that says why a start failed: podman's last `Error:` line, else the
+/// last line that speaks of an error or failure, else the last line.
+fn failure_reason(journal: &str) -> Option<String> {
+    let lines: Vec<&str> = journal
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let last = |f: &dyn Fn(&str) -> bool| lines.iter().rev().find(|l| f(l)).map(|l| l.to_string());
+    last(&|l| l.starts_with("Error:"))
+        .or_else(|| last(&|l| l.to_lowercase().contains("error")))
+        .or_else(|| last(&|l| l.to_lowercase().contains("fail")))
+        .or_else(|| lines.last().map(|l| l.to_string()))
+}
+
 /// Whether this user has a running systemd user manager to tell about unit changes.
 /// Whether a systemd user manager runs for this user (its private socket exists).
 pub fn user_manager() -> bool {
@@ -378,4 +455,43 @@ fn note_once(cfg: &Config, key: &str, message: &str) {
     ui::info(message);
     let _ = std::fs::create_dir_all(root);
     let _ = std::fs::write(&marker, "");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_states() {
+        for (show, want) in [
+            ("ActiveState=failed\nSubState=failed\n", Some("failed")),
+            (
+                "ActiveState=activating\nSubState=auto-restart\n",
+                Some("auto-restart"),
+            ),
+            ("ActiveState=active\nSubState=running\n", None),
+            ("ActiveState=inactive\nSubState=dead\n", None),
+            ("", None),
+        ] {
+            assert_eq!(failed_state(show).as_deref(), want, "{show:?}");
+        }
+    }
+
+    #[test]
+    fn failure_reasons() {
+        for (journal, want) in [
+            (
+                "Starting mlenv environment x...\nError: setting up CDI devices: unresolvable CDI devices mlenv.test/dev=zero\nmlenv-x.service: Main process exited, code=exited, status=125/n/a\nmlenv-x.service: Failed with result 'exit-code'.\n",
+                Some("Error: setting up CDI devices: unresolvable CDI devices mlenv.test/dev=zero"),
+            ),
+            (
+                "a\ncrun: executable file not found: error\nmlenv-x.service: Failed with result 'exit-code'.\n",
+                Some("crun: executable file not found: error"),
+            ),
+            ("a\nb\n", Some("b")),
+            ("", None),
+        ] {
+            assert_eq!(failure_reason(journal).as_deref(), want, "{journal:?}");
+        }
+    }
 }

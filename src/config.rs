@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use color_eyre::eyre::Result;
 
+use crate::autostart::unit::Flavour;
 use crate::cli::{Cli, Command, ExportCommand, GpuCommand, GpuSetupArgs, InitArgs, UpArgs};
 use crate::envfile::EnvFile;
 use crate::error::invalid;
@@ -20,6 +21,9 @@ pub struct Config {
     pub socket: SocketChoice,
     pub project: Project,
     pub action: Action,
+    /// `MLENV_AUTOSTART_FLAVOUR`: the kind of autostart unit to write whatever the podman
+    /// version (a `.service` where quadlet misbehaves; the tests' way to boot both).
+    pub unit_flavour: Option<Flavour>,
 }
 
 #[derive(Debug)]
@@ -234,7 +238,21 @@ impl Config {
             socket,
             project,
             action,
+            unit_flavour: unit_flavour(std::env::var("MLENV_AUTOSTART_FLAVOUR").ok().as_deref())?,
         })
+    }
+}
+
+/// The value of `MLENV_AUTOSTART_FLAVOUR` (unset or empty: by the podman version).
+fn unit_flavour(value: Option<&str>) -> Result<Option<Flavour>> {
+    match value.unwrap_or("") {
+        "" => Ok(None),
+        "service" => Ok(Some(Flavour::Service)),
+        "quadlet" => Ok(Some(Flavour::Quadlet)),
+        other => Err(invalid(format!(
+            "invalid MLENV_AUTOSTART_FLAVOUR={other:?}: expected service (a systemd .service \
+             running podman run) or quadlet (a .container file, podman 4.4 and later), or unset"
+        ))),
     }
 }
 
@@ -586,4 +604,33 @@ fn gpu_setup(a: GpuSetupArgs) -> Result<GpuSetup> {
 /// Re-reads the env file a container was created with, for a recreate that keeps it.
 pub fn reread_env(path: &Path) -> Result<EnvFile> {
     EnvFile::read(path).map_err(invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_flavours() {
+        for (value, want) in [
+            (None, Some(None)),
+            (Some(""), Some(None)),
+            (Some("service"), Some(Some(Flavour::Service))),
+            (Some("quadlet"), Some(Some(Flavour::Quadlet))),
+            (Some("Service"), None),
+            (Some("container"), None),
+        ] {
+            let got = unit_flavour(value);
+            match want {
+                Some(w) => assert_eq!(got.unwrap(), w, "{value:?}"),
+                None => {
+                    let e = format!("{:#}", got.unwrap_err());
+                    assert!(
+                        e.contains("MLENV_AUTOSTART_FLAVOUR") && e.contains("service"),
+                        "{e}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -181,7 +181,7 @@ fn limit_args(b: &CreateBody) -> Vec<String> {
 /// One word of an `Exec*=` line: quoted when needed, `$` and `%` escaped so systemd passes
 /// them through (it expands `${VAR}` and `%x` specifiers otherwise).
 pub fn exec_word(s: &str) -> String {
-    let escaped = s.replace('%', "%%").replace('$', "$$");
+    let escaped = systemd_escape(s);
     let plain = !escaped.is_empty()
         && escaped
             .bytes()
@@ -199,9 +199,47 @@ pub fn exec_word(s: &str) -> String {
     }
 }
 
-/// A quadlet value that holds one word (`Label=`, `Environment=`): quoted the same way.
-fn quadlet_word(s: &str) -> String {
-    exec_word(s)
+/// `%` and `$` doubled: systemd reads `%%` and `$$` as themselves in `Exec*=` lines, which
+/// is where quadlet copies every value.
+fn systemd_escape(s: &str) -> String {
+    s.replace('%', "%%").replace('$', "$$")
+}
+
+/// How quadlet reads a key (podman's `pkg/systemd/parser`), which decides how a value must
+/// be written for podman to get it back byte for byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// `Lookup`/`LookupAll`: the text after `=` as it stands. Nothing is unquoted or
+    /// unescaped (a quoted `Volume="/a b:/a b"` reaches podman with its quotes), except
+    /// that `Lookup` strips quotes at either end (older podman: all of them) and
+    /// trailing blanks. `Image`, `ContainerName`, `Volume`, `PublishPort`, `WorkingDir`,
+    /// `Entrypoint`, `UserNS`, `ShmSize`, `StopTimeout`, `Pull`, `Memory`.
+    Raw,
+    /// `LookupAllArgs`/`LookupAllKeyVal`: split into words like an `Exec*=` line, quotes
+    /// removed and C escapes applied. `PodmanArgs`, `Environment`, `Label`,
+    /// `EnvironmentFile`.
+    Words,
+}
+
+/// `value` written for a key quadlet reads as `read`, or None when no spelling of it
+/// survives that reading (the caller then passes it as a `PodmanArgs=` word instead).
+fn quadlet_value(read: Read, value: &str) -> Option<String> {
+    match read {
+        Read::Words => Some(exec_word(value)),
+        Read::Raw => raw_survives(value).then(|| systemd_escape(value)),
+    }
+}
+
+/// Whether quadlet's raw reading gives `value` back: the parser drops blanks after `=`,
+/// `Lookup` drops blanks and quotes at the end and quotes at the start, a line that ends
+/// in a backslash runs on into the next, and a line break cannot be written at all.
+fn raw_survives(value: &str) -> bool {
+    let edge = |c: char| c.is_whitespace() || c == '"';
+    !value.is_empty()
+        && !value.starts_with(edge)
+        && !value.ends_with(edge)
+        && !value.ends_with('\\')
+        && !value.chars().any(char::is_control)
 }
 
 fn wait_line(input: &UnitInput) -> Option<String> {
@@ -281,53 +319,93 @@ pub fn service_unit(input: &UnitInput, enabled: bool) -> String {
     u
 }
 
+/// The `[Container]` lines of a quadlet file, each value spelt for the way quadlet reads
+/// its key; a value its key cannot carry goes to `PodmanArgs=` as a flag instead.
+#[derive(Default)]
+struct Keys {
+    text: String,
+    /// `podman run` flags for `PodmanArgs=`, in order.
+    args: Vec<String>,
+}
+
+impl Keys {
+    /// A key quadlet reads raw; `flag` is the `podman run` flag that carries it otherwise.
+    fn raw(&mut self, key: &str, value: &str, flag: &str) {
+        match quadlet_value(Read::Raw, value) {
+            Some(v) => self.line(key, &v),
+            None => self.args.push(format!("{flag}={value}")),
+        }
+    }
+
+    /// A key quadlet splits into words (`Environment=`, `Label=`, `EnvironmentFile=`).
+    fn words(&mut self, key: &str, value: &str) {
+        let v = quadlet_value(Read::Words, value).expect("any value can be quoted");
+        self.line(key, &v);
+    }
+
+    fn line(&mut self, key: &str, value: &str) {
+        self.text.push_str(&format!("{key}={value}\n"));
+    }
+
+    /// The lines, `PodmanArgs=` last.
+    fn finish(mut self) -> String {
+        for a in std::mem::take(&mut self.args) {
+            self.words("PodmanArgs", &a);
+        }
+        self.text
+    }
+}
+
 /// The quadlet `.container` of podman 4.4 and later, with keys gated by `version`.
 pub fn quadlet_unit(input: &UnitInput, version: &str, enabled: bool) -> String {
     let v = major_minor(version).unwrap_or((4, 4));
     let b = input.body;
-    let mut c = String::new();
-    let mut args: Vec<String> = Vec::new();
-    let mut key = |k: &str, val: &str| c.push_str(&format!("{k}={val}\n"));
-    key("Image", &b.image);
-    key("ContainerName", &b.name);
+    let mut c = Keys::default();
+    // Both are mlenv's own checked names: nothing in them needs spelling out.
+    c.line("Image", &b.image);
+    c.line("ContainerName", &b.name);
     if v >= (4, 6) {
-        key("Pull", "never");
+        c.raw("Pull", "never", "--pull");
     } else {
-        args.push("--pull=never".into());
+        c.args.push("--pull=never".into());
     }
     for d in &b.devices {
-        key("AddDevice", &d.path);
+        c.raw("AddDevice", &d.path, "--device");
     }
     for p in &b.portmappings {
-        key("PublishPort", &publish(p));
+        c.raw("PublishPort", &publish(p), "--publish");
     }
     for (k, val) in env_vars(input) {
-        key("Environment", &quadlet_word(&format!("{k}={val}")));
+        c.words("Environment", &format!("{k}={val}"));
     }
     if let Some(f) = input.env_file {
-        key("EnvironmentFile", &f.display().to_string());
+        c.words("EnvironmentFile", &f.display().to_string());
     }
     for m in &b.mounts {
-        key("Volume", &quadlet_word(&volume(m)));
+        c.raw("Volume", &volume(m), "--volume");
     }
     for (k, val) in &b.labels {
-        key("Label", &quadlet_word(&format!("{k}={val}")));
+        c.words("Label", &format!("{k}={val}"));
     }
     if let Some(ns) = &b.userns {
         if v >= (4, 5) {
-            key("UserNS", &ns.nsmode);
+            c.raw("UserNS", &ns.nsmode, "--userns");
         } else {
-            key("RemapUsers", &ns.nsmode);
+            c.raw("RemapUsers", &ns.nsmode, "--userns");
         }
     }
     if let Some(u) = &b.user {
-        args.push(format!("--user={u}"));
+        c.args.push(format!("--user={u}"));
     }
     if !b.selinux_opts.is_empty() {
         if v >= (4, 5) && b.selinux_opts.iter().all(|o| o == "disable") {
-            key("SecurityLabelDisable", "true");
+            c.raw(
+                "SecurityLabelDisable",
+                "true",
+                "--security-opt=label=disable",
+            );
         } else {
-            args.extend(
+            c.args.extend(
                 b.selinux_opts
                     .iter()
                     .map(|o| format!("--security-opt=label={o}")),
@@ -335,45 +413,50 @@ pub fn quadlet_unit(input: &UnitInput, version: &str, enabled: bool) -> String {
         }
     }
     if v >= (4, 6) {
-        key("WorkingDir", &quadlet_word(&b.work_dir));
+        c.raw("WorkingDir", &b.work_dir, "--workdir");
     } else {
-        args.push(format!("--workdir={}", b.work_dir));
+        c.args.push(format!("--workdir={}", b.work_dir));
     }
     if let Some(shm) = b.shm_size {
         if v >= (4, 7) {
-            key("ShmSize", &shm.to_string());
+            c.raw("ShmSize", &shm.to_string(), "--shm-size");
         } else {
-            args.push(format!("--shm-size={shm}"));
+            c.args.push(format!("--shm-size={shm}"));
         }
     }
+    // JSON, so that podman takes it as the exec form; written raw, since quadlet passes
+    // `Entrypoint=` on as it stands (quoted, it reached podman with its backslashes).
     let entrypoint = serde_json::to_string(&b.entrypoint).expect("strings serialise");
     if v >= (5, 0) {
-        key("Entrypoint", &quadlet_word(&entrypoint));
+        c.raw("Entrypoint", &entrypoint, "--entrypoint");
     } else {
-        args.push(format!("--entrypoint={entrypoint}"));
+        c.args.push(format!("--entrypoint={entrypoint}"));
     }
     if let Some(t) = b.stop_timeout {
         if v >= (5, 0) {
-            key("StopTimeout", &t.to_string());
+            c.raw("StopTimeout", &t.to_string(), "--stop-timeout");
         } else {
-            args.push(format!("--stop-timeout={t}"));
+            c.args.push(format!("--stop-timeout={t}"));
         }
     }
     let mut limits = limit_args(b);
     if v >= (5, 5) {
         if let Some(pos) = limits.iter().position(|l| l.starts_with("--memory=")) {
             let m = limits.remove(pos);
-            key("Memory", m.trim_start_matches("--memory="));
+            c.raw("Memory", m.trim_start_matches("--memory="), "--memory");
         }
     }
-    args.extend(limits);
-    for a in &args {
-        key("PodmanArgs", &quadlet_word(a));
-    }
+    c.args.extend(limits);
+    let c = c.finish();
 
     let mut u = String::from(HEADER);
     u.push_str("[Unit]\n");
     u.push_str(&description(input));
+    u.push_str(
+        "# A start that keeps failing gives up after five tries (`mlenv status` names it);\n\
+         # the environment's settings are kept by mlenv, so `mlenv up` brings it back.\n\
+         StartLimitIntervalSec=300\nStartLimitBurst=5\n",
+    );
     u.push_str("\n[Container]\n");
     u.push_str(&c);
     u.push_str("\n[Service]\n");
@@ -601,6 +684,141 @@ mod tests {
             );
             assert!(unit.contains("ExecStartPre=/bin/sh -c"), "GPU wait: {unit}");
         }
+    }
+
+    /// What podman is given for a quadlet file: each `[Container]` line read the way quadlet
+    /// reads its key (see [`Read`]), then split and unescaped by systemd from the ExecStart
+    /// quadlet writes, as `--flag=value` words and the image.
+    fn podman_args_of(unit: &str) -> Vec<String> {
+        let section = unit.split("[Container]\n").nth(1).unwrap();
+        let section = section.split("\n[").next().unwrap();
+        let mut args = Vec::new();
+        for line in section.lines() {
+            let (k, v) = line.split_once('=').unwrap();
+            let raw = || {
+                // The parser drops blanks after `=`. `LookupAll` (Volume, PublishPort)
+                // keeps the rest as it is; `Lookup` drops blanks at the end and quotes at
+                // either end (older podman: all of them). systemd then reads `$$`, `%%`.
+                let v = v.trim_start();
+                let v = if ["Volume", "PublishPort"].contains(&k) {
+                    v
+                } else {
+                    v.trim_end().trim_matches('"')
+                };
+                v.replace("$$", "$").replace("%%", "%")
+            };
+            let flag = match k {
+                "Image" => {
+                    args.push(raw());
+                    continue;
+                }
+                "PodmanArgs" => {
+                    args.extend(split_exec(v));
+                    continue;
+                }
+                "SecurityLabelDisable" => {
+                    args.push("--security-opt=label=disable".into());
+                    continue;
+                }
+                "Environment" | "Label" | "EnvironmentFile" => {
+                    let flag = match k {
+                        "Environment" => "--env",
+                        "Label" => "--label",
+                        _ => "--env-file",
+                    };
+                    args.extend(split_exec(v).into_iter().map(|w| format!("{flag}={w}")));
+                    continue;
+                }
+                "ContainerName" => "--name",
+                "Pull" => "--pull",
+                "AddDevice" => "--device",
+                "PublishPort" => "--publish",
+                "Volume" => "--volume",
+                "UserNS" | "RemapUsers" => "--userns",
+                "WorkingDir" => "--workdir",
+                "ShmSize" => "--shm-size",
+                "Entrypoint" => "--entrypoint",
+                "StopTimeout" => "--stop-timeout",
+                "Memory" => "--memory",
+                other => panic!("key {other} has no reading in this test"),
+            };
+            args.push(format!("{flag}={}", raw()));
+        }
+        args.sort();
+        args
+    }
+
+    /// [`run_args`] as `--flag=value` words, sorted.
+    fn joined(mut words: Vec<String>) -> Vec<String> {
+        let mut out = Vec::new();
+        words.reverse();
+        while let Some(w) = words.pop() {
+            if ["--name", "--label", "--env", "--volume"].contains(&w.as_str()) {
+                out.push(format!("{w}={}", words.pop().unwrap()));
+            } else {
+                out.push(w);
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn quadlet_values_reach_podman_as_written() {
+        // Paths users have: spaces, quotes, `$`, `%`, backslashes, unicode; and the two
+        // shapes no raw value survives (a quote or a blank at an end).
+        for dir in [
+            "/home/u/my project",
+            r#"/home/u/say "hi""#,
+            "/home/u/it's mine",
+            "/home/u/$HOME ${HOME} $$",
+            "/home/u/100% done %n",
+            r"/home/u/back\slash\",
+            "/home/u/ünïcødé ☃ proj",
+            r#""/quoted/at/start"#,
+            "/home/u/ends with a blank ",
+        ] {
+            let mut b = body();
+            b.work_dir = dir.into();
+            b.mounts[0].source = dir.into();
+            b.mounts[0].destination = dir.into();
+            b.labels
+                .insert("io.mlenv.project".into(), format!("{dir} \"q\" 100%"));
+            b.env.insert("PROJECT".into(), dir.into());
+            b.stop_timeout = Some(10);
+            b.entrypoint[2] = format!("cd {dir:?} && trap 'exit 0' TERM; wait $!");
+            let i = input(&b, &[], &[]);
+            let want = joined(run_args(&i));
+            for version in ["4.4.0", "4.7.0", "5.0.0", "5.4.2", "5.8.0"] {
+                let unit = quadlet_unit(&i, version, true);
+                assert_eq!(podman_args_of(&unit), want, "{version}, {dir:?}:\n{unit}");
+            }
+        }
+    }
+
+    #[test]
+    fn raw_values_that_cannot_survive_go_to_podman_args() {
+        for (value, survives) in [
+            ("/a b", true),
+            ("[\"/bin/sh\",\"-c\",\"x\"]", true),
+            ("\"/a\"", false),
+            ("/a\"", false),
+            (" /a", false),
+            ("/a ", false),
+            ("/a\\", false),
+            ("/a\nb", false),
+            ("", false),
+        ] {
+            assert_eq!(raw_survives(value), survives, "{value:?}");
+        }
+        let mut b = body();
+        b.work_dir = "/home/u/trailing ".into();
+        let unit = quadlet_unit(&input(&b, &[], &[]), "5.4.2", true);
+        assert!(!unit.contains("WorkingDir="), "{unit}");
+        assert!(
+            unit.contains("PodmanArgs=\"--workdir=/home/u/trailing \""),
+            "{unit}"
+        );
     }
 
     #[test]

@@ -50,6 +50,11 @@ pub struct Autostart {
     pub enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<std::path::PathBuf>,
+    /// The unit's start failed at boot (or keeps failing): which unit, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<crate::autostart::Failure>,
+    /// The container is gone but mlenv kept its settings: `mlenv up` brings it back.
+    pub settings_kept: bool,
 }
 
 /// One GPU as nvidia-smi reports it. Values nvidia-smi cannot give (`[N/A]`, as on MIG
@@ -102,10 +107,16 @@ pub async fn run(cfg: &Config, podman: &Podman, json: bool) -> Result<()> {
         status.servers = super::server::running(cfg);
     }
     if let Some((unit, enabled)) = crate::autostart::installed(cfg) {
-        status.autostart = Autostart {
-            enabled,
-            unit: Some(unit),
-        };
+        status.autostart.enabled = enabled;
+        status.autostart.unit = Some(unit);
+        // Only for an environment that is not running: the warm path asks no systemctl.
+        if !status.running {
+            status.autostart.failed = crate::autostart::failure(&cfg.project.container);
+        }
+    }
+    if container.is_none() {
+        status.autostart.settings_kept =
+            super::up::kept_settings(&cfg.project.state_dir).is_ok_and(|k| k.is_some());
     }
     if status.running && !status.gpus.is_empty() {
         match gpu_usage(podman, &cfg.project.container).await {
@@ -143,6 +154,8 @@ fn build(cfg: &Config, c: Option<&Container>, now: i64) -> Result<Status> {
         autostart: Autostart {
             enabled: false,
             unit: None,
+            failed: None,
+            settings_kept: false,
         },
         servers: vec![],
         settings: None,
@@ -242,6 +255,9 @@ fn render(s: &Status) -> String {
     row(&mut out, "Container:", &s.name);
     let state = match s.uptime_seconds {
         Some(up) => format!("{} (up {})", s.state, human_duration(up)),
+        None if s.state == "absent" && s.autostart.settings_kept => {
+            "gone (`mlenv up` brings it back with the settings it had)".into()
+        }
         None if s.state == "absent" => "not created (run `mlenv up`)".into(),
         None => s.state.clone(),
     };
@@ -300,6 +316,22 @@ fn render(s: &Status) -> String {
                 );
             }
         }
+    }
+    if let Some(f) = &s.autostart.failed {
+        let why = f.reason.as_deref().unwrap_or("its journal says why");
+        row(
+            &mut out,
+            "Autostart:",
+            &format!("{} {}: {why}", f.unit, f.state),
+        );
+        row(
+            &mut out,
+            "",
+            &format!(
+                "(journalctl --user -u {}; `mlenv up` brings it back)",
+                f.unit
+            ),
+        );
     }
     out.push_str(&rule);
     out.push('\n');

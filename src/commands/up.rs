@@ -23,22 +23,46 @@ pub async fn run(cfg: &Config, up: &Up, podman: &Podman) -> Result<()> {
         autostart::set_wanted(cfg, wanted)?;
     }
     let (image_id, lock) = bring_up(cfg, up, podman).await?;
-    // The warm path writes nothing; every other `up` (re)writes and enables the unit.
+    // The warm path writes nothing; every other `up` keeps the settings the container now
+    // has (a recreate merges them) and (re)writes and enables the unit from them.
     if lock.is_some() || up.autostart == Some(true) {
-        if let Err(e) = write_autostart(cfg, up, podman).await {
-            ui::warn(&format!("The autostart unit was not written: {e:#}"));
+        if let Some(c) = podman.inspect(&cfg.project.container).await? {
+            let settings = recorded_settings(&c)?;
+            keep_settings(cfg, &settings)?;
+            if let Err(e) = autostart::install(cfg, podman, &settings, up.env.as_ref()).await {
+                ui::warn(&format!("The autostart unit was not written: {e:#}"));
+            }
         }
     }
     install_requirements(cfg, up, podman, &image_id, lock).await
 }
 
-/// The unit is made from the settings the container now has (a recreate merges them).
-async fn write_autostart(cfg: &Config, up: &Up, podman: &Podman) -> Result<()> {
-    let Some(c) = podman.inspect(&cfg.project.container).await? else {
+/// In the project's state dir: the settings of the environment's container, kept beside
+/// its label. Whatever removes the container behind mlenv's back (an autostart unit whose
+/// `podman run --replace` fails at boot, quadlet's `--rm` after a stop, a `podman rm`),
+/// `up` brings the same environment back from here; `mlenv rm` removes it.
+const KEPT_SETTINGS: &str = "settings.json";
+
+fn keep_settings(cfg: &Config, settings: &Settings) -> Result<()> {
+    let path = cfg.project.state_dir.join(KEPT_SETTINGS);
+    let json = serde_json::to_vec(settings).expect("settings serialise");
+    if std::fs::read(&path).ok().as_deref() == Some(json.as_slice()) {
         return Ok(());
-    };
-    let settings = recorded_settings(&c)?;
-    autostart::install(cfg, podman, &settings, up.env.as_ref()).await
+    }
+    state::write_atomic(&path, &json, 0o600)
+        .wrap_err_with(|| format!("cannot write {}", path.display()))
+}
+
+/// The settings [`keep_settings`] kept, if any.
+pub fn kept_settings(state_dir: &Path) -> Result<Option<Settings>> {
+    let path = state_dir.join(KEPT_SETTINGS);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .wrap_err_with(|| format!("cannot read {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).wrap_err_with(|| format!("cannot read {}", path.display())),
+    }
 }
 
 /// Makes the container run; returns its image's ID, and the project lock when this run had
@@ -78,14 +102,30 @@ async fn bring_up(
         existing = restore_set_aside(podman, name).await?;
     }
     let image_id = match existing {
-        None => {
-            let gpus = match checked {
-                Some(c) => c,
-                None => check_gpus(podman, None).await?,
-            };
-            wanted.gpus = names(&gpus.names);
-            create_and_start(cfg, podman, &wanted, &gpus.devices, up.env.as_ref()).await?
-        }
+        None => match kept_settings(&cfg.project.state_dir)? {
+            Some(kept) => {
+                // The container went behind mlenv's back: the same environment comes back,
+                // with what this run gave laid over it.
+                ui::info(&format!(
+                    "{name} was gone; bringing it back with the settings it had"
+                ));
+                let mut merged = merge(&kept, &wanted, up.given);
+                let env = env_for(cfg, up, &mut merged)?;
+                let gpus = match checked {
+                    Some(c) if up.given.gpus => c,
+                    _ => check_recorded_gpus(podman, &merged).await?,
+                };
+                create_and_start(cfg, podman, &merged, &gpus.devices, env.as_ref()).await?
+            }
+            None => {
+                let gpus = match checked {
+                    Some(c) => c,
+                    None => check_gpus(podman, None).await?,
+                };
+                wanted.gpus = names(&gpus.names);
+                create_and_start(cfg, podman, &wanted, &gpus.devices, up.env.as_ref()).await?
+            }
+        },
         Some(c) => {
             let current = recorded_settings(&c)?;
             if up.recreate {
@@ -220,18 +260,7 @@ async fn recreate(
 ) -> Result<String> {
     let name = &cfg.project.container;
     let mut merged = merge(current, wanted, up.given);
-    // A kept env file is read again: its values were never stored anywhere.
-    // (An env file given on this run is already in `merged`, digest and all.)
-    let env = match (&up.env, &merged.env_file) {
-        (Some(e), _) => Some(e.clone()),
-        (None, Some(path)) => {
-            let e = config::reread_env(path)?;
-            merged.env_keys = e.keys();
-            merged.env_digest = Some(e.digest(&digest_key(cfg)?));
-            Some(e)
-        }
-        (None, None) => None,
-    };
+    let env = env_for(cfg, up, &mut merged)?;
     // Before anything is touched: GPUs podman cannot attach and an image that cannot be
     // had change nothing.
     let gpus = check_recorded_gpus(podman, &merged).await?;
@@ -272,6 +301,21 @@ async fn recreate(
             Err(err)
         }
     }
+}
+
+/// The env file of `merged` settings. A kept one is read again: its values were never
+/// stored anywhere. (An env file given on this run is already in `merged`, digest and all.)
+fn env_for(cfg: &Config, up: &Up, merged: &mut Settings) -> Result<Option<EnvFile>> {
+    Ok(match (&up.env, &merged.env_file) {
+        (Some(e), _) => Some(e.clone()),
+        (None, Some(path)) => {
+            let e = config::reread_env(path)?;
+            merged.env_keys = e.keys();
+            merged.env_digest = Some(e.digest(&digest_key(cfg)?));
+            Some(e)
+        }
+        (None, None) => None,
+    })
 }
 
 /// Where `--recreate` keeps the old container while the new one starts.

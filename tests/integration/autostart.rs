@@ -383,3 +383,197 @@ fn autostart_bad_flags_are_refused_and_create_nothing() {
     assert!(!exists(&name));
     assert!(!service_unit(&p, &name).exists());
 }
+
+/// The command a unit starts at boot, as systemd would run it: the `.service`'s own
+/// ExecStart, or the one quadlet (podman 5.4's real generator) makes of the `.container`.
+/// `--cgroups=split`, which quadlet adds, needs systemd's delegated cgroup (none here;
+/// the reboot test of tests/reboot.sh runs it under systemd), so it is left out.
+fn boot_command(p: &Project, name: &str, version: &str) -> Vec<String> {
+    let unit = text(&p.ok(&["unit", "--for-podman", version]).stdout);
+    let line = if version.starts_with("4.3") {
+        values(&unit, "ExecStart").remove(0)
+    } else {
+        let dir = p.root.path().join(format!("gen-{version}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.container")), &unit).unwrap();
+        let gen = Command::new(QUADLET)
+            .args(["-dryrun", "-user"])
+            .env("QUADLET_UNIT_DIRS", &dir)
+            .output()
+            .unwrap();
+        let generated = text(&gen.stdout);
+        assert!(
+            generated.contains(&format!("---{name}.service---")),
+            "quadlet dropped the unit: {}\n{unit}",
+            text(&gen.stderr)
+        );
+        let line = values(&generated, "ExecStart").remove(0);
+        // The specifiers quadlet uses (`--cidfile=%t/%N.cid`), as systemd fills them in.
+        let runtime = std::env::var("XDG_RUNTIME_DIR").unwrap();
+        let _ = std::fs::remove_file(format!("{runtime}/{name}.cid"));
+        fill_specifiers(
+            &line,
+            &[
+                ('t', &runtime),
+                ('N', name),
+                ('n', &format!("{name}.service")),
+            ],
+        )
+    };
+    split_exec(&line)
+        .into_iter()
+        .filter(|w| w != "--cgroups=split")
+        .collect()
+}
+
+/// `%x` specifiers of a unit line replaced by their values; `%%` is left to
+/// [`split_exec`], and an unknown specifier fails the test.
+fn fill_specifiers(line: &str, values: &[(char, &str)]) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('%') => out.push_str("%%"),
+            Some(s) => match values.iter().find(|(k, _)| *k == s) {
+                Some((_, v)) => out.push_str(v),
+                None => panic!("unexpected specifier %{s} in {line}"),
+            },
+            None => panic!("a lone % ends {line}"),
+        }
+    }
+    out
+}
+
+#[test]
+fn autostart_boot_command_keeps_awkward_paths_and_values() {
+    // Spaces, both quotes, `$`, `%`, a backslash and unicode in the project's path, in a
+    // label-bound setting and in an env value.
+    let p = Project::new(r#"my "odd" proj's $HOME ${X} 100%n back\slash ünïcødé ☃"#);
+    std::fs::write(p.dir.join(".env"), "AWK_SECRET='v4lue with $pace%'\n").unwrap();
+    let port = free_port();
+    p.up(&[
+        "--gpu",
+        TEST_CDI_DEVICE,
+        "--port",
+        &format!("{port}:80"),
+        "--env-file",
+        ".env",
+    ]);
+    let name = p.name();
+    let before = inspect(&name);
+    let dir = p.dir.to_str().unwrap().to_string();
+    for version in ["4.3.1", "5.4.2"] {
+        let words = boot_command(&p, &name, version);
+        podman(&["rm", "-f", "-t", "0", &name]);
+        let out = Command::new(&words[0]).args(&words[1..]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{version}: {words:?}\nfailed: {}",
+            text(&out.stderr)
+        );
+        let after = inspect(&name);
+        assert_eq!(after["State"]["Running"], true, "{version}");
+        for field in [
+            &["Config", "Labels"][..],
+            &["Config", "WorkingDir"],
+            &["Config", "Entrypoint"],
+            &["HostConfig", "Devices"],
+            &["HostConfig", "PortBindings"],
+            &["ImageName"],
+        ] {
+            let get = |v: &serde_json::Value| field.iter().fold(v.clone(), |v, k| v[*k].clone());
+            assert_eq!(get(&after), get(&before), "{version}: {field:?}");
+        }
+        let mount = after["Mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["Destination"] == dir.as_str())
+            .unwrap_or_else(|| panic!("{version}: project not mounted: {}", after["Mounts"]));
+        assert_eq!(mount["Source"], dir.as_str(), "{version}");
+        let pwd = podman(&["exec", &name, "sh", "-c", "pwd"]);
+        assert_eq!(text(&pwd.stdout).trim_end(), dir, "{version}");
+        let secret = podman(&["exec", &name, "sh", "-c", "echo \"$AWK_SECRET\""]);
+        assert_eq!(
+            text(&secret.stdout).trim_end(),
+            "v4lue with $pace%",
+            "{version}"
+        );
+        // mlenv sees its own environment: no drift.
+        let err = text(
+            &p.up(&["--gpu", TEST_CDI_DEVICE, "--port", &format!("{port}:80")])
+                .stderr,
+        );
+        assert!(err.contains("is running"), "{version}: {err}");
+    }
+}
+
+#[test]
+fn up_brings_a_container_removed_behind_its_back_back_with_its_settings() {
+    let p = Project::new("kept-settings");
+    std::fs::write(p.dir.join(".env"), "KEPT=yes\n").unwrap();
+    let port = free_port();
+    p.up(&[
+        "--gpu",
+        TEST_CDI_DEVICE,
+        "--port",
+        &format!("{port}:80"),
+        "--env-file",
+        ".env",
+        "--no-user-mapping",
+    ]);
+    let name = p.name();
+    let before = inspect(&name);
+    // What a unit's failed `podman run --replace` at boot leaves: no container.
+    podman(&["rm", "-f", "-t", "0", &name]);
+    let v: serde_json::Value = serde_json::from_slice(&p.ok(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(v["state"], "absent");
+    assert_eq!(v["autostart"]["settings_kept"], true, "{v}");
+    assert!(text(&p.ok(&["status"]).stdout).contains("brings it back with the settings it had"));
+
+    // A plain `up`, no flags: the same environment.
+    let err = text(&p.up(&[]).stderr);
+    assert!(
+        err.contains("bringing it back with the settings it had"),
+        "{err}"
+    );
+    let after = inspect(&name);
+    assert_eq!(after["Config"]["Labels"], before["Config"]["Labels"]);
+    assert_eq!(
+        after["HostConfig"]["Devices"],
+        before["HostConfig"]["Devices"]
+    );
+    assert_eq!(
+        after["HostConfig"]["PortBindings"],
+        before["HostConfig"]["PortBindings"]
+    );
+    let kept = podman(&["exec", &name, "sh", "-c", "echo \"$KEPT\""]);
+    assert_eq!(text(&kept.stdout).trim(), "yes");
+    // A flag given now is laid over the kept settings, the rest kept.
+    podman(&["rm", "-f", "-t", "0", &name]);
+    let port2 = free_port();
+    p.up(&["--port", &format!("{port2}:80")]);
+    let again = inspect(&name);
+    assert_eq!(
+        again["HostConfig"]["Devices"],
+        before["HostConfig"]["Devices"]
+    );
+    assert_eq!(
+        again["HostConfig"]["PortBindings"]["80/tcp"][0]["HostPort"],
+        port2.to_string()
+    );
+    // `rm` forgets: the next `up` starts from the defaults.
+    p.ok(&["rm", "-f"]);
+    let v: serde_json::Value = serde_json::from_slice(&p.ok(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(v["autostart"]["settings_kept"], false, "{v}");
+    p.up(&[]);
+    let fresh = inspect(&name);
+    assert_ne!(
+        fresh["HostConfig"]["Devices"],
+        before["HostConfig"]["Devices"]
+    );
+}
