@@ -158,6 +158,7 @@ pub async fn render(
         wait_for: &gpus.nodes,
         podman_bin: &podman_bin,
         project_dir: cfg.project.dir_str()?,
+        cgroup_v1: info.cgroup_version == "v1",
     };
     let flavour = match (for_podman, cfg.unit_flavour) {
         (None, Some(chosen)) => chosen,

@@ -228,6 +228,14 @@ pub struct ServiceInfo {
     /// the one for the user's own ID); `None` when it reports no mappings (rootful).
     pub mapped_uids: Option<u64>,
     pub mapped_gids: Option<u64>,
+    /// What gives rootless containers their network: `host.rootlessNetworkCmd` (podman 5:
+    /// pasta by default), else slirp4netns, podman 4's only choice.
+    pub network_cmd: String,
+    /// That program's path as podman found it (`host.pasta` / `host.slirp4netns`
+    /// `executable`); empty when it is not installed.
+    pub network_program: String,
+    /// `host.cgroupVersion`: v1 or v2.
+    pub cgroup_version: String,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -382,6 +390,10 @@ impl Podman {
                     .sum(),
             )
         };
+        let network_cmd = v["host"]["rootlessNetworkCmd"]
+            .as_str()
+            .filter(|c| !c.is_empty())
+            .unwrap_or("slirp4netns");
         Ok(ServiceInfo {
             rootless: v["host"]["security"]["rootless"].as_bool().unwrap_or(false),
             version: v["version"]["Version"].as_str().unwrap_or("").to_string(),
@@ -392,6 +404,15 @@ impl Podman {
             graph_root: v["store"]["graphRoot"].as_str().unwrap_or("").to_string(),
             mapped_uids: mapped(&v["host"]["idMappings"]["uidmap"]),
             mapped_gids: mapped(&v["host"]["idMappings"]["gidmap"]),
+            network_cmd: network_cmd.to_string(),
+            network_program: v["host"][network_cmd]["executable"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            cgroup_version: v["host"]["cgroupVersion"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
         })
     }
 

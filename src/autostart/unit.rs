@@ -62,6 +62,9 @@ pub struct UnitInput<'a> {
     pub podman_bin: &'a str,
     /// The project folder, for the description.
     pub project_dir: &'a str,
+    /// The host runs cgroup v1: podman 5 would fill the unit's journal with its
+    /// deprecation warning at every command (`mlenv doctor` says it once instead).
+    pub cgroup_v1: bool,
 }
 
 /// How long a boot waits for the GPU device nodes before starting anyway (podman then
@@ -276,6 +279,15 @@ fn condition_line(input: &UnitInput) -> String {
     )
 }
 
+/// `[Service]` environment of both flavours.
+fn service_env(input: &UnitInput) -> &'static str {
+    if input.cgroup_v1 {
+        "Environment=PODMAN_IGNORE_CGROUPSV1_WARNING=1\n"
+    } else {
+        ""
+    }
+}
+
 fn description(input: &UnitInput) -> String {
     format!(
         "Description=mlenv environment {} for {}\n",
@@ -303,6 +315,7 @@ pub fn service_unit(input: &UnitInput, enabled: bool) -> String {
          # session that target stalls boot (podman#22197).\n",
     );
     u.push_str("\n[Service]\nType=oneshot\nRemainAfterExit=yes\n");
+    u.push_str(service_env(input));
     u.push_str(&condition_line(input));
     if let Some(w) = wait_line(input) {
         u.push_str(&w);
@@ -460,6 +473,7 @@ pub fn quadlet_unit(input: &UnitInput, version: &str, enabled: bool) -> String {
     u.push_str("\n[Container]\n");
     u.push_str(&c);
     u.push_str("\n[Service]\n");
+    u.push_str(service_env(input));
     u.push_str(&condition_line(input));
     if let Some(w) = wait_line(input) {
         u.push_str(&w);
@@ -545,6 +559,7 @@ mod tests {
             wait_for: wait,
             podman_bin: "/usr/bin/podman",
             project_dir: "/home/u/my project",
+            cgroup_v1: false,
         }
     }
 
@@ -819,6 +834,23 @@ mod tests {
             unit.contains("PodmanArgs=\"--workdir=/home/u/trailing \""),
             "{unit}"
         );
+    }
+
+    #[test]
+    fn cgroup_v1_warning_is_silenced_in_the_service_only_there() {
+        let b = body();
+        let mut i = input(&b, &[], &[]);
+        for v1 in [true, false] {
+            i.cgroup_v1 = v1;
+            for unit in [service_unit(&i, true), quadlet_unit(&i, "5.4.2", true)] {
+                let service = unit.split("\n[Service]\n").nth(1).unwrap();
+                assert_eq!(
+                    service.contains("Environment=PODMAN_IGNORE_CGROUPSV1_WARNING=1\n"),
+                    v1,
+                    "{unit}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -153,10 +153,17 @@ async fn gather(cfg: &Config, podman: &Podman, doctor: &Doctor) -> Vec<Check> {
 
     match &info {
         Ok(i) => {
+            out.extend(checks::cgroup_v1_deprecated(&i.version, &i.cgroup_version));
+            out.push(checks::rootless_network(
+                &i.network_cmd,
+                &i.network_program,
+                i.rootless,
+            ));
             out.push(checks::storage_driver(&i.graph_driver, &i.graph_root));
             out.push(space(podman, i, &doctor.image).await);
         }
         Err(_) => {
+            out.push(Check::skipped("network"));
             out.push(Check::skipped("storage driver"));
             out.push(Check::skipped("free space"));
         }

@@ -189,6 +189,51 @@ fn doctor_json_reports_what_podman_info_and_df_say() {
         podman_format(&["version", "--format", "{{.Client.Version}}"]).as_str()
     );
 
+    // The rootless network program as podman itself reports it: pasta from podman 5,
+    // slirp4netns before (podman 4 has no RootlessNetworkCmd).
+    let network = find(&v, "network");
+    let major: u32 = podman_format(&["version", "--format", "{{.Client.Version}}"])
+        .split('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (program, executable) = if major >= 5 {
+        let cmd = podman_format(&["info", "--format", "{{.Host.RootlessNetworkCmd}}"]);
+        let exe = match cmd.as_str() {
+            "pasta" => podman_format(&["info", "--format", "{{.Host.Pasta.Executable}}"]),
+            _ => podman_format(&["info", "--format", "{{.Host.Slirp4NetNS.Executable}}"]),
+        };
+        (cmd, exe)
+    } else {
+        let exe = podman_format(&["info", "--format", "{{.Host.Slirp4NetNS.Executable}}"]);
+        ("slirp4netns".to_string(), exe)
+    };
+    assert_eq!(network["facts"]["program"], program.as_str(), "{network}");
+    assert_eq!(
+        network["facts"]["executable"],
+        executable.as_str(),
+        "{network}"
+    );
+    assert_eq!(network["level"], "ok", "{network}");
+    if program == "pasta" {
+        assert!(
+            network["message"]
+                .as_str()
+                .unwrap()
+                .contains("host.containers.internal"),
+            "{network}"
+        );
+    }
+    // Podman 5 on this cgroup-v1 machine: the deprecation, said once, here.
+    let cgroup = podman_format(&["info", "--format", "{{.Host.CgroupsVersion}}"]);
+    let deprecated = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "cgroup v1");
+    assert_eq!(deprecated, major >= 5 && cgroup == "v1", "{v:#}");
+
     let graph_root = podman_format(&["info", "--format", "{{.Store.GraphRoot}}"]);
     let space = find(&v, "free space");
     assert_eq!(space["facts"]["graph_root"], graph_root.as_str());

@@ -395,6 +395,59 @@ pub fn tun(open: &Result<(), (std::io::ErrorKind, String)>) -> Check {
     }
 }
 
+/// The program that gives rootless containers their network: `cmd` as the service names it
+/// (pasta, the default from podman 5; slirp4netns before), `program` its path (empty when
+/// podman did not find it).
+pub fn rootless_network(cmd: &str, program: &str, rootless: bool) -> Check {
+    const NAME: &str = "network";
+    let facts = json!({ "program": cmd, "executable": program });
+    if !rootless {
+        return Check::new(
+            NAME,
+            Level::Ok,
+            "rootful podman: netavark/CNI bridge networks",
+        )
+        .facts(facts);
+    }
+    let package = if cmd == "pasta" { "passt" } else { cmd };
+    if program.is_empty() {
+        return Check::new(
+            NAME,
+            Level::Fail,
+            format!("podman runs {cmd} for rootless networking, but it is not installed: containers cannot start"),
+        )
+        .fix(format!(
+            "sudo dnf install {package} (Fedora/RHEL) or sudo apt install {package} (Debian/Ubuntu)"
+        ))
+        .facts(facts);
+    }
+    let message = if cmd == "pasta" {
+        format!(
+            "pasta ({program}): the container gets the host's own address, so it reaches the \
+             host as host.containers.internal (slirp4netns's 10.0.2.2 does not exist)"
+        )
+    } else {
+        format!(
+            "{cmd} ({program}): containers reach the host as 10.0.2.2 or host.containers.internal"
+        )
+    };
+    Check::new(NAME, Level::Ok, message).facts(facts)
+}
+
+/// Podman 5 on cgroup v1: deprecated, and every podman command says so (mlenv's units
+/// silence that warning, so it is said here once). None where it does not apply.
+pub fn cgroup_v1_deprecated(podman_version: &str, cgroup_version: &str) -> Option<Check> {
+    let major = crate::gpu::policy::major_minor(podman_version)?.0;
+    (major >= 5 && cgroup_version == "v1").then(|| {
+        Check::new(
+            "cgroup v1",
+            Level::Warn,
+            format!("podman {podman_version} deprecates cgroup v1, which this machine runs: a later podman will not run here"),
+        )
+        .fix("boot with cgroup v2: add systemd.unified_cgroup_hierarchy=1 to the kernel command line (GRUB_CMDLINE_LINUX in /etc/default/grub, then sudo update-grub) and reboot")
+    })
+}
+
 // ---------------------------------------------------------------------------------------
 // cgroups
 // ---------------------------------------------------------------------------------------
@@ -905,6 +958,72 @@ mod tests {
 
     fn levels(checks: &[Check]) -> Vec<Level> {
         checks.iter().map(|c| c.level).collect()
+    }
+
+    #[test]
+    fn rootless_networks() {
+        // (cmd, program, rootless, level, message part, fix part)
+        for (cmd, program, rootless, level, msg, fix) in [
+            (
+                "pasta",
+                "/usr/bin/pasta",
+                true,
+                Level::Ok,
+                "host.containers.internal",
+                None,
+            ),
+            (
+                "pasta",
+                "",
+                true,
+                Level::Fail,
+                "runs pasta",
+                Some("install passt"),
+            ),
+            (
+                "slirp4netns",
+                "/usr/bin/slirp4netns",
+                true,
+                Level::Ok,
+                "10.0.2.2",
+                None,
+            ),
+            (
+                "slirp4netns",
+                "",
+                true,
+                Level::Fail,
+                "not installed",
+                Some("install slirp4netns"),
+            ),
+            ("slirp4netns", "", false, Level::Ok, "rootful", None),
+        ] {
+            let c = rootless_network(cmd, program, rootless);
+            assert_eq!(c.level, level, "{cmd} {program:?}: {c:?}");
+            assert!(c.message.contains(msg), "{c:?}");
+            assert_eq!(c.fix.is_some(), fix.is_some(), "{c:?}");
+            if let Some(f) = fix {
+                assert!(c.fix.as_deref().unwrap().contains(f), "{c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn cgroup_v1_is_deprecated_from_podman_5() {
+        for (podman, cgroups, warns) in [
+            ("5.4.2", "v1", true),
+            ("5.0.0", "v1", true),
+            ("4.9.4", "v1", false),
+            ("5.4.2", "v2", false),
+            ("junk", "v1", false),
+        ] {
+            let c = cgroup_v1_deprecated(podman, cgroups);
+            assert_eq!(c.is_some(), warns, "{podman} {cgroups}");
+            if let Some(c) = c {
+                assert_eq!(c.level, Level::Warn);
+                assert!(c.fix.unwrap().contains("unified_cgroup_hierarchy=1"));
+            }
+        }
     }
 
     #[test]
