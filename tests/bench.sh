@@ -13,7 +13,9 @@
 #           vs  warm mlenv up without one (python image)                            [<= 1.1]
 #   reinst  rm + up with unchanged requirements (packages kept, no pip)
 #           vs  rm + up with the packages gone (the first install)                  [report]
-# Prints a table of medians and ratios; exits 1 when a goal is missed.
+# Prints a table of medians and ratios; exits 1 when a goal is missed. With
+# MLENV_BENCH_RESULTS=FILE it also appends its rows there as TSV (podman version, pair,
+# medians in ms, ratio, goal), so tests/run can print one table for every podman it runs.
 set -euo pipefail
 
 MLENV="${1:-mlenv}"
@@ -92,14 +94,18 @@ hyperfine -N --runs 5 --style none --export-json "$work/reinst.json" \
     --prepare "$MLENV -q rm -f" -n kept "$MLENV -q up --image $PY_IMAGE" \
     --prepare "sh -c '$MLENV -q rm -f; rm -rf \"$data\"'" -n fresh "$MLENV -q up --image $PY_IMAGE" >/dev/null
 
-python3 - "$work" <<'PY'
+version=$(podman version --format '{{.Client.Version}}')
+python3 - "$work" "$version" "${MLENV_BENCH_RESULTS:-}" <<'PY'
 import json, sys
+version, results = sys.argv[2], sys.argv[3]
+rows = []
 goals = {"up": 0.5, "status": 0.5, "exec": 1.0, "req": 1.1, "reinst": None}
 # Both sides of `req` take about 3 ms and differ by a hash of one small file; even with
 # alternating runs, a loaded machine can tip the ratio past 1.1, so a miss there is
 # reported, not failed.
 soft = {"req"}
 missed, warned = [], []
+print(f"podman {version}")
 print(f"{'pair':<8}{'first median':>14}{'second median':>15}{'ratio':>8}{'goal':>7}")
 for pair, goal in goals.items():
     first, second = json.load(open(f"{sys.argv[1]}/{pair}.json"))["results"]
@@ -107,8 +113,12 @@ for pair, goal in goals.items():
     ratio = m / p
     shown = "-" if goal is None else f"{goal:.2f}"
     print(f"{pair:<8}{m*1000:>12.1f}ms{p*1000:>13.1f}ms{ratio:>8.2f}{shown:>7}")
+    rows.append(f"{version}\t{pair}\t{m*1000:.1f}\t{p*1000:.1f}\t{ratio:.2f}\t{shown}\n")
     if goal is not None and ratio > goal:
         (warned if pair in soft else missed).append(pair)
+if results:
+    with open(results, "a") as f:
+        f.writelines(rows)
 if warned:
     print("within noise, over the goal this run: " + ", ".join(warned))
 if missed:

@@ -14,7 +14,7 @@
 # passt: podman 5's default network; slirp4netns, fuse-overlayfs, catatonit, netavark,
 # aardvark-dns, nftables: `podman kube play` pod networks), the tools the integration tests
 # call (python3, curl, chromium for the browser tests, jsonschema/yaml for the CDI checks),
-# and systemd with a user session for the reboot machine.
+# hyperfine for the benchmark, and systemd with a user session for the reboot machine.
 set -euo pipefail
 
 DEST=${1:?usage: tests/trixie-rootfs.sh DEST}
@@ -25,7 +25,7 @@ PACKAGES+=,containers-storage,netavark,aardvark-dns,nftables,iptables,ca-certifi
 PACKAGES+=,iproute2,procps,busybox-static,util-linux,bash,python3,python3-venv,python3-pip
 PACKAGES+=,python3-yaml,python3-jsonschema,chromium,fonts-dejavu-core
 PACKAGES+=,systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,systemd-container
-PACKAGES+=,login,passwd,kmod
+PACKAGES+=,login,passwd,kmod,hyperfine
 
 log() { printf '== %s\n' "$*"; }
 die() { printf 'trixie-rootfs.sh: %s\n' "$*" >&2; exit 1; }
