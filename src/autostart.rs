@@ -312,6 +312,30 @@ fn find_podman() -> String {
         )
 }
 
+/// The systemd unit that runs `c`, when a user manager is there to ask: podman labels a
+/// container `podman run` made inside a unit (a quadlet one, at boot) with it. Stopping such
+/// a container behind systemd's back fails the unit, whose `--rm` removes the container
+/// and whose `Restart=` makes a new one; `down` and `restart` go through systemd instead.
+pub fn managing_unit(c: &crate::podman::Container) -> Option<String> {
+    let unit = c.label("PODMAN_SYSTEMD_UNIT")?;
+    (user_manager() && unit.ends_with(".service")).then(|| unit.to_string())
+}
+
+/// `systemctl --user VERB UNIT`, waiting for the job; its own error when it fails.
+pub fn systemctl(verb: &str, unit: &str) -> Result<()> {
+    let out = std::process::Command::new("systemctl")
+        .args(["--user", verb, unit])
+        .output()
+        .wrap_err("cannot run systemctl")?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(eyre!(
+        "systemctl --user {verb} {unit} failed: {} (journalctl --user -u {unit} says why)",
+        String::from_utf8_lossy(&out.stderr).trim()
+    ))
+}
+
 /// A unit whose start failed (or keeps failing): what `status` shows of it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Failure {

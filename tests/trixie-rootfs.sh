@@ -61,6 +61,8 @@ if [[ ! -f $TARBALL ]]; then
         >"$CACHE/debootstrap-trixie.log" 2>&1 ||
         { tail -n 30 "$CACHE/debootstrap-trixie.log" >&2; rm -rf "$tmp"; die "debootstrap failed"; }
     rm -rf "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/lib/apt/lists/*
+    # mktemp made it 0700, and the tarball's top entry carries that mode.
+    chmod 0755 "$tmp"
     tar --numeric-owner --xattrs -C "$tmp" -cf "$TARBALL.tmp" .
     mv -f "$TARBALL.tmp" "$TARBALL"
     rm -rf "$tmp"
@@ -68,6 +70,7 @@ fi
 log "unpacking the trixie rootfs into $DEST"
 mkdir -p "$DEST"
 tar --numeric-owner --xattrs -C "$DEST" -xf "$TARBALL"
+chmod 0755 "$DEST"
 # debootstrap writes no hosts file: without one, localhost:5000 pulls fail.
 cp /etc/hosts "$DEST/etc/hosts"
 cp -L /etc/resolv.conf "$DEST/etc/resolv.conf" 2>/dev/null || true

@@ -15,6 +15,16 @@ pub async fn down(cfg: &Config, podman: &Podman) -> Result<()> {
     match podman.inspect(name).await? {
         None => ui::info(&format!("{name} does not exist; nothing to stop")),
         Some(c) if !c.state.running => ui::info(&format!("{name} is already stopped")),
+        Some(c) if crate::autostart::managing_unit(&c).is_some() => {
+            let unit = crate::autostart::managing_unit(&c).expect("checked");
+            let pb = ui::spinner(&format!("Stopping {name} ({unit})"));
+            let r = crate::autostart::systemctl("stop", &unit);
+            pb.finish_and_clear();
+            r?;
+            ui::success(&format!(
+                "Stopped {name}; its unit {unit} removed the container, and `mlenv up` brings it back with the same settings"
+            ));
+        }
         Some(_) => {
             let pb = ui::spinner(&format!("Stopping {name}"));
             let r = podman.stop(name, STOP_TIMEOUT).await;
@@ -40,9 +50,15 @@ pub async fn restart(cfg: &Config, podman: &Podman) -> Result<()> {
         super::up::check_recorded_gpus(podman, &settings).await?;
     }
     let pb = ui::spinner(&format!("Restarting {name}"));
-    let r = podman.restart(name, STOP_TIMEOUT).await;
+    let r = match crate::autostart::managing_unit(&c).filter(|_| c.state.running) {
+        Some(unit) => crate::autostart::systemctl("restart", &unit),
+        None => podman
+            .restart(name, STOP_TIMEOUT)
+            .await
+            .wrap_err_with(|| format!("podman could not restart {name}")),
+    };
     pb.finish_and_clear();
-    r.wrap_err_with(|| format!("podman could not restart {name}"))?;
+    r?;
     ui::success(&format!("Restarted {name}"));
     Ok(())
 }

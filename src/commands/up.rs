@@ -107,8 +107,18 @@ async fn bring_up(
                 // The container went behind mlenv's back: the same environment comes back,
                 // with what this run gave laid over it.
                 ui::info(&format!(
-                    "{name} was gone; bringing it back with the settings it had"
+                    "{name} was removed outside mlenv (by its unit, or podman); bringing it back with the settings it had"
                 ));
+                // A unit still retrying its failed start would replace what this makes.
+                if let Some(f) = autostart::failure(name) {
+                    autostart::systemctl("stop", &f.unit)?;
+                    autostart::systemctl("reset-failed", &f.unit)?;
+                    ui::info(&format!(
+                        "Stopped {}, whose start at boot failed: {}",
+                        f.unit,
+                        f.reason.as_deref().unwrap_or("its journal says why")
+                    ));
+                }
                 let mut merged = merge(&kept, &wanted, up.given);
                 let env = env_for(cfg, up, &mut merged)?;
                 let gpus = match checked {
