@@ -1,9 +1,10 @@
-//! Back after a reboot. These machines have podman 4.3.1 (a plain `.service`) and no systemd
-//! user manager, so the boot is played the way systemd would play it: the unit's
-//! ExecCondition, ExecStartPre and ExecStart, split as systemd splits them, run as the test
-//! user with the container removed first. Quadlet files (podman 4.4+) go through the real
-//! quadlet generator of podman 5.4 (`tests/setup-host.sh` fetches it), and every service
-//! through `systemd-analyze --user verify`.
+//! Back after a reboot. These machines have no systemd user manager, so the boot is played
+//! the way systemd would play it: the unit's ExecCondition, ExecStartPre and ExecStart, split
+//! as systemd splits them, run as the test user with the container removed first. Podman
+//! 4.3.1 (the host's) gets a plain `.service`; podman 4.4+ (5.x in the rootfs of
+//! tests/setup-podman5.sh) a quadlet `.container`, whose service is what the real quadlet
+//! generator of podman 5.4 makes of it (`tests/setup-host.sh` fetches it; in the rootfs it
+//! is podman's own). Every service goes through `systemd-analyze --user verify`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -26,18 +27,146 @@ fn values(unit: &str, key: &str) -> Vec<String> {
         .collect()
 }
 
-/// Runs one `Exec*=` command as systemd would (the `-` prefix ignores failure).
-fn run_exec(line: &str) -> Output {
-    let line = line.strip_prefix('-').unwrap_or(line);
+/// The lines of section `[name]` of a unit file (a generated service has `Environment=`
+/// lines of the container too, in `[X-Container]`).
+fn section(unit: &str, name: &str) -> String {
+    let head = format!("[{name}]");
+    let mut inside = false;
+    let mut out = String::new();
+    for line in unit.lines() {
+        if line.starts_with('[') {
+            inside = line == head;
+        } else if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// How systemd runs a service's commands here: the specifiers it would expand (mlenv's
+/// `.service` uses none; quadlet's generated ExecStart uses `%t`, `%N`, `%n`) and the
+/// `[Service]` `Environment=` it would set.
+struct Boot {
+    specifiers: Vec<(char, String)>,
+    env: Vec<(String, String)>,
+}
+
+impl Boot {
+    fn new(service: &str, unit_name: &str) -> Boot {
+        let specifiers = if quadlet_podman() {
+            vec![
+                ('t', std::env::var("XDG_RUNTIME_DIR").unwrap()),
+                ('n', unit_name.to_string()),
+                ('N', unit_name.trim_end_matches(".service").to_string()),
+            ]
+        } else {
+            Vec::new()
+        };
+        let mut boot = Boot {
+            specifiers,
+            env: Vec::new(),
+        };
+        if quadlet_podman() {
+            // Quadlet's `--cidfile=%t/%N.cid`: podman refuses to overwrite one.
+            let _ = std::fs::remove_file(boot.cid_file());
+        }
+        for line in values(&section(service, "Service"), "Environment") {
+            for word in split_exec(&boot.expand(&line)) {
+                let (k, v) = word.split_once('=').expect("Environment=K=V");
+                boot.env.push((k.to_string(), v.to_string()));
+            }
+        }
+        boot
+    }
+
+    /// `line` with the known specifiers expanded; any other one fails the test.
+    fn expand(&self, line: &str) -> String {
+        let specifiers: Vec<(char, &str)> = self
+            .specifiers
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
+        fill_specifiers(line, &specifiers)
+    }
+
+    /// Where quadlet's ExecStart writes the container's id (ExecStopPost would remove it).
+    fn cid_file(&self) -> PathBuf {
+        PathBuf::from(self.expand("%t/%N.cid"))
+    }
+
+    /// Runs one `Exec*=` command as systemd would (the `-` prefix ignores failure).
+    fn run(&self, line: &str) -> Output {
+        let line = line.strip_prefix('-').unwrap_or(line);
+        assert!(!line.contains("${"), "unexpected variable: {line}");
+        let mut words = split_exec(&self.expand(line));
+        // Quadlet asks for podman's split cgroup mode, which needs a cgroup systemd
+        // delegated to the service (cgroup v2): rootless on these cgroup v1 hosts, with no
+        // user manager, it fails before anything else ("could not find cgroup mount").
+        // Everything else of its command is run as written.
+        words.retain(|w| w != "--cgroups=split");
+        Command::new(&words[0])
+            .args(&words[1..])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {words:?}: {e}"))
+    }
+}
+
+impl Drop for Boot {
+    fn drop(&mut self) {
+        if quadlet_podman() {
+            let _ = std::fs::remove_file(self.cid_file());
+        }
+    }
+}
+
+/// What the quadlet generator (`QUADLET`) makes of the quadlet file `unit` of container
+/// `name`: the text of `NAME.service`, asserting it made one without complaint. `tag` names
+/// the folder (under the project's temp dir) the file is put in for it.
+fn generate(p: &Project, name: &str, unit: &str, tag: &str) -> String {
     assert!(
-        !line.contains("${") && !line.replace("%%", "").contains('%'),
-        "unexpected specifier or variable: {line}"
+        Path::new(QUADLET).exists(),
+        "{QUADLET} is missing: run tests/setup-host.sh"
     );
-    let words = split_exec(line);
-    Command::new(&words[0])
-        .args(&words[1..])
+    let dir = p.root.path().join(format!("quadlet-{tag}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.container")), unit).unwrap();
+    let gen = Command::new(QUADLET)
+        .args(["-dryrun", "-user"])
+        .env("QUADLET_UNIT_DIRS", &dir)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {words:?}: {e}"))
+        .unwrap();
+    let generated = text(&gen.stdout);
+    let err = text(&gen.stderr);
+    assert!(gen.status.success(), "quadlet {tag}: {err}");
+    assert!(
+        generated.contains(&format!("---{name}.service---")),
+        "quadlet {tag} dropped the unit: {err}\n{unit}"
+    );
+    assert!(!err.contains("unsupported key"), "quadlet {tag}: {err}");
+    generated
+        .split(&format!("---{name}.service---\n"))
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+/// The service systemd would run for the installed unit file at `path` (the `.service`
+/// itself, or what quadlet generates from a `.container`), written to a file of its own
+/// when generated, with that file's path.
+fn installed_service(p: &Project, name: &str, path: &Path) -> (String, PathBuf) {
+    let unit = std::fs::read_to_string(path).unwrap();
+    if !quadlet_podman() {
+        return (unit, path.to_path_buf());
+    }
+    let service = generate(p, name, &unit, "installed");
+    let service_path = p
+        .root
+        .path()
+        .join(format!("quadlet-installed/{name}.service"));
+    std::fs::write(&service_path, &service).unwrap();
+    (service, service_path)
 }
 
 /// `systemd-analyze --user verify` of a unit file, asserting it passes.
@@ -74,22 +203,30 @@ fn autostart_up_writes_an_enabled_unit_down_disables_it_rm_removes_it() {
         "said once: {err}"
     );
 
-    let unit_path = service_unit(&p, &name);
+    let unit_path = unit_file(&p, &name);
     let unit = std::fs::read_to_string(&unit_path).unwrap();
-    assert_eq!(
-        std::fs::read_link(wants_link(&p, &name)).unwrap(),
-        PathBuf::from(format!("../{name}.service"))
-    );
+    if quadlet_podman() {
+        // Enabled by its [Install] section: a generated unit cannot be linked.
+        assert!(unit_enabled(&p, &name), "{unit}");
+        assert!(!wants_link(&p, &name).exists() && !service_unit(&p, &name).exists());
+    } else {
+        assert_eq!(
+            std::fs::read_link(wants_link(&p, &name)).unwrap(),
+            PathBuf::from(format!("../{name}.service"))
+        );
+    }
     assert!(
         !unit.contains("s3cr3t-autostart-value") && !unit.contains("SECRET_TOKEN="),
         "{unit}"
     );
     // The env file is referenced: a copy only the user can read.
     let copy = p.state.join(format!("mlenv/{name}/env"));
-    assert!(
-        unit.contains(&format!("--env-file={}", copy.display())),
-        "{unit}"
-    );
+    let reference = if quadlet_podman() {
+        format!("\nEnvironmentFile={}\n", copy.display())
+    } else {
+        format!("--env-file={}", copy.display())
+    };
+    assert!(unit.contains(&reference), "{unit}");
     assert_eq!(
         std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
         0o600
@@ -97,7 +234,16 @@ fn autostart_up_writes_an_enabled_unit_down_disables_it_rm_removes_it() {
     assert!(std::fs::read_to_string(&copy)
         .unwrap()
         .contains("SECRET_TOKEN=s3cr3t-autostart-value"));
-    verify(&unit_path);
+    let (service, service_path) = installed_service(&p, &name, &unit_path);
+    verify(&service_path);
+    if quadlet_podman() {
+        // What podman is told: the copy, not the project's file.
+        assert!(
+            service.contains(&format!("--env-file {}", copy.display())),
+            "{service}"
+        );
+        assert!(!service.contains("s3cr3t-autostart-value"), "{service}");
+    }
 
     // `mlenv unit` prints what is installed.
     assert_eq!(text(&p.ok(&["unit"]).stdout), unit);
@@ -109,12 +255,17 @@ fn autostart_up_writes_an_enabled_unit_down_disables_it_rm_removes_it() {
     assert!(err.contains("Autostart disabled"), "{err}");
     assert!(!wants_link(&p, &name).exists());
     assert!(unit_path.exists());
+    assert!(!unit_enabled(&p, &name));
+    if quadlet_podman() {
+        let (service, _) = installed_service(&p, &name, &unit_path);
+        assert!(!service.contains("[Install]"), "still enabled:\n{service}");
+    }
     let v: serde_json::Value = serde_json::from_slice(&p.ok(&["status", "--json"]).stdout).unwrap();
     assert_eq!(v["autostart"]["enabled"], false, "{v}");
 
     // up: enabled again, and the note is not repeated.
     let err = text(&p.up(&["--gpu", "none"]).stderr);
-    assert!(wants_link(&p, &name).exists());
+    assert!(unit_enabled(&p, &name));
     assert!(
         !err.contains("No systemd user manager"),
         "said twice: {err}"
@@ -124,6 +275,7 @@ fn autostart_up_writes_an_enabled_unit_down_disables_it_rm_removes_it() {
     let err = text(&p.ok(&["rm", "-f"]).stderr);
     assert!(err.contains("Removed its autostart unit"), "{err}");
     assert!(!unit_path.exists() && !wants_link(&p, &name).exists());
+    assert!(!service_unit(&p, &name).exists() && !quadlet_unit(&p, &name).exists());
 }
 
 #[test]
@@ -131,18 +283,20 @@ fn autostart_can_be_turned_off_and_on() {
     let p = Project::new("autostart-off");
     p.up(&["--gpu", "none", "--no-autostart"]);
     let name = p.name();
-    assert!(!service_unit(&p, &name).exists());
+    let no_unit = || {
+        !service_unit(&p, &name).exists()
+            && !quadlet_unit(&p, &name).exists()
+            && !wants_link(&p, &name).exists()
+    };
+    assert!(no_unit());
     p.ok(&["down"]);
     p.up(&["--gpu", "none"]);
-    assert!(
-        !service_unit(&p, &name).exists(),
-        "--no-autostart was forgotten"
-    );
+    assert!(no_unit(), "--no-autostart was forgotten");
     p.up(&["--gpu", "none", "--autostart"]);
-    assert!(service_unit(&p, &name).exists() && wants_link(&p, &name).exists());
+    assert!(unit_file(&p, &name).exists() && unit_enabled(&p, &name));
     let err = text(&p.up(&["--gpu", "none", "--no-autostart"]).stderr);
     assert!(err.contains("Autostart off"), "{err}");
-    assert!(!service_unit(&p, &name).exists() && !wants_link(&p, &name).exists());
+    assert!(no_unit());
 }
 
 #[test]
@@ -173,7 +327,8 @@ fn autostart_boot_brings_the_same_environment_back() {
     p.ok(&args);
     let name = p.name();
     let before = inspect(&name);
-    let unit = std::fs::read_to_string(service_unit(&p, &name)).unwrap();
+    let (unit, _) = installed_service(&p, &name, &unit_file(&p, &name));
+    let boot = Boot::new(&unit, &format!("{name}.service"));
 
     // The reboot: the container is gone (as `podman run --replace` would find it, or not).
     podman(&["rm", "-f", "-t", "0", &name]);
@@ -181,7 +336,7 @@ fn autostart_boot_brings_the_same_environment_back() {
 
     // systemd: ExecCondition (must let the start happen), ExecStartPre, ExecStart.
     for line in values(&unit, "ExecCondition") {
-        let out = run_exec(&line);
+        let out = boot.run(&line);
         assert!(
             out.status.success(),
             "ExecCondition skipped the start: {}",
@@ -190,7 +345,7 @@ fn autostart_boot_brings_the_same_environment_back() {
     }
     for key in ["ExecStartPre", "ExecStart"] {
         for line in values(&unit, key) {
-            let out = run_exec(&line);
+            let out = boot.run(&line);
             assert!(
                 out.status.success(),
                 "{key}={line}\nfailed: {}",
@@ -203,7 +358,22 @@ fn autostart_boot_brings_the_same_environment_back() {
     let after = inspect(&name);
     assert_eq!(after["State"]["Running"], true);
     assert_eq!(after["ImageName"], before["ImageName"]);
-    assert_eq!(after["Config"]["Labels"], before["Config"]["Labels"]);
+    let mut labels = after["Config"]["Labels"].clone();
+    if quadlet_podman() {
+        // Podman labels a container started by a unit with the unit's name (from the
+        // PODMAN_SYSTEMD_UNIT the generated service sets): that one is new.
+        let unit_label = labels
+            .as_object_mut()
+            .unwrap()
+            .remove("PODMAN_SYSTEMD_UNIT");
+        assert_eq!(
+            unit_label,
+            Some(format!("{name}.service").into()),
+            "{}",
+            after["Config"]["Labels"]
+        );
+    }
+    assert_eq!(labels, before["Config"]["Labels"]);
     assert_eq!(
         after["HostConfig"]["Devices"],
         before["HostConfig"]["Devices"]
@@ -279,7 +449,7 @@ fn autostart_boot_brings_the_same_environment_back() {
     );
     for line in values(&unit, "ExecCondition") {
         assert!(
-            !run_exec(&line).status.success(),
+            !boot.run(&line).status.success(),
             "a running environment would be replaced"
         );
     }
@@ -322,26 +492,7 @@ fn autostart_quadlet_units_pass_the_quadlet_generator_and_systemd() {
             !unit.contains("qu4dlet-value") && !unit.contains("Q_SECRET="),
             "{unit}"
         );
-        let dir = p.root.path().join(format!("quadlet-{version}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("{name}.container")), &unit).unwrap();
-        let gen = Command::new(QUADLET)
-            .args(["-dryrun", "-user"])
-            .env("QUADLET_UNIT_DIRS", &dir)
-            .output()
-            .unwrap();
-        let generated = text(&gen.stdout);
-        let err = text(&gen.stderr);
-        assert!(gen.status.success(), "quadlet {version}: {err}");
-        assert!(
-            generated.contains(&format!("---{name}.service---")),
-            "quadlet {version} dropped the unit: {err}\n{unit}"
-        );
-        assert!(!err.contains("unsupported key"), "quadlet {version}: {err}");
-        let service = generated
-            .split(&format!("---{name}.service---\n"))
-            .nth(1)
-            .unwrap();
+        let service = generate(&p, &name, &unit, version);
         for want in [
             format!("--name {name}"),
             "--device mlenv.test/dev=zero".to_string(),
@@ -355,8 +506,11 @@ fn autostart_quadlet_units_pass_the_quadlet_generator_and_systemd() {
                 "quadlet {version}: {want:?} missing:\n{service}"
             );
         }
-        let service_path = dir.join(format!("{name}.service"));
-        std::fs::write(&service_path, service).unwrap();
+        let service_path = p
+            .root
+            .path()
+            .join(format!("quadlet-{version}/{name}.service"));
+        std::fs::write(&service_path, &service).unwrap();
         verify(&service_path);
     }
 }
@@ -381,7 +535,7 @@ fn autostart_bad_flags_are_refused_and_create_nothing() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
     assert!(!exists(&name));
-    assert!(!service_unit(&p, &name).exists());
+    assert!(!service_unit(&p, &name).exists() && !quadlet_unit(&p, &name).exists());
 }
 
 /// The command a unit starts at boot, as systemd would run it: the `.service`'s own

@@ -134,7 +134,7 @@ fn clean_removes_mlenv_files_and_keeps_project_files_and_packages() {
     // What clean must remove, and what it must keep, is all there before it runs.
     assert!(exists(&name));
     assert!(state_dir(&p, &name).join("mlenv.log").is_file());
-    assert!(present(&service_unit(&p, &name)) && present(&wants_link(&p, &name)));
+    assert!(present(&unit_file(&p, &name)) && unit_enabled(&p, &name));
     let packages = data_dir(&p, &name);
     assert!(packages.is_dir() && pip_cache(&p).is_dir());
 
@@ -155,10 +155,7 @@ fn clean_removes_mlenv_files_and_keeps_project_files_and_packages() {
         !present(&state_dir(&p, &name)),
         "the state dir is still there"
     );
-    assert!(
-        !present(&service_unit(&p, &name)),
-        "the unit is still there"
-    );
+    assert!(!present(&unit_file(&p, &name)), "the unit is still there");
     assert!(
         !present(&wants_link(&p, &name)),
         "the wants link is still there"
@@ -229,7 +226,7 @@ fn clean_removes_a_stopped_container_and_a_set_aside_one() {
     );
     assert!(!exists(&name) && !exists(&aside));
     assert!(!present(&state_dir(&p, &name)));
-    assert!(!present(&service_unit(&p, &name)));
+    assert!(!present(&unit_file(&p, &name)));
     assert!(data_dir(&p, &name).is_dir(), "kept without --volumes");
 }
 
@@ -369,7 +366,7 @@ mod serial {
                 format!("  {} ({c})\n", c_dir.display()),
                 format!("    state and logs {}\n", state_dir(&t.a, &c).display()),
                 format!("    state and logs {}\n", orphan.display()),
-                format!("    autostart unit {}\n", service_unit(&t.a, &b).display()),
+                format!("    autostart unit {}\n", unit_file(&t.a, &b).display()),
                 "Remove all of this? [y/N] ".into(),
             ] {
                 assert!(stderr.contains(&line), "{what}: no {line:?} in:\n{stderr}");
@@ -377,7 +374,7 @@ mod serial {
             assert!(exists(&a) && exists(&b), "{what}: a container went");
             assert!(inspect(&a)["State"]["Running"].as_bool().unwrap());
             assert!(present(&orphan) && present(&state_dir(&t.a, &b)), "{what}");
-            assert!(present(&service_unit(&t.a, &a)), "{what}");
+            assert!(present(&unit_file(&t.a, &a)), "{what}");
         }
     }
 
@@ -405,9 +402,9 @@ mod serial {
             state_dir(&t.a, &a),
             state_dir(&t.a, &b),
             orphan,
-            service_unit(&t.a, &a),
+            unit_file(&t.a, &a),
             wants_link(&t.a, &a),
-            service_unit(&t.a, &b),
+            unit_file(&t.a, &b),
         ] {
             assert!(
                 !present(&gone),

@@ -1,7 +1,8 @@
 //! GPUs through CDI, with no GPU: NVIDIA driver trees built by `tests/support/nvidia_tree.rs`
 //! whose device nodes are real host nodes (`/dev/zero`, `/dev/full`, `/dev/net/tun`), specs
-//! written where podman 4.3 reads them (`/var/run/cdi`, which `tests/setup-host.sh` lets the
-//! test user's group write), and the real rootless podman injecting them. Every effect is
+//! written where podman 4.3 to 5.4 reads them (`/var/run/cdi`, which `tests/setup-host.sh`,
+//! and for podman 5 `tests/setup-podman5.sh` on its own /run, lets the test user's group
+//! write), and the real rootless podman injecting them. Every effect is
 //! checked with the podman CLI.
 //!
 //! These tests change what every container start sees, so `tests/run` runs them after the
@@ -51,6 +52,18 @@ fn clear() {
 fn tree(p: &Project, gpus: usize) -> NvidiaTree {
     NvidiaTree::new(&p.root.path().join("host"), gpus, DRIVER)
         .with_host_nodes(&["/dev/zero", "/dev/full"], "/dev/net/tun")
+}
+
+/// The highest `cdiVersion` the podman under test reads, and the next CDI version, which it
+/// refuses (from podman's vendored CDI library, per version: podman-facts.md).
+fn cdi_versions() -> (&'static str, &'static str) {
+    match podman_version() {
+        v if v < (4, 7) => ("0.5.0", "0.6.0"),
+        v if v < (5, 1) => ("0.6.0", "0.7.0"),
+        v if v < (5, 2) => ("0.7.0", "0.8.0"),
+        v if v < (5, 5) => ("0.8.0", "1.0.0"),
+        v => panic!("no CDI version above 1.0.0 to refuse on podman {v:?}"),
+    }
 }
 
 fn spec_path() -> PathBuf {
@@ -143,9 +156,9 @@ fn gpu_setup_writes_a_spec_that_podman_injects() {
         serde_json::from_slice(&p.ok(&["gpu", "list", "--json"]).stdout).unwrap();
     assert_eq!(
         listed["podman"].as_str().unwrap().split('.').next(),
-        Some("4")
+        Some(podman_major().to_string().as_str())
     );
-    assert_eq!(listed["max_cdi_version"], "0.5.0");
+    assert_eq!(listed["max_cdi_version"], cdi_versions().0);
 
     // Without --gpu the default is all of them, and says so.
     let out = p.up(&[]);
@@ -325,11 +338,14 @@ fn gpu_failures_name_the_file_and_the_fix_and_create_nothing() {
     }
     clear();
 
-    // A cdiVersion newer than podman 4.3 reads: podman itself refuses it (the witness),
-    // mlenv says why before creating anything.
-    let new_spec = r#"{"cdiVersion": "0.6.0", "kind": "mlenv.test/new",
-        "annotations": {"made-by": "a newer tool"},
-        "devices": [{"name": "x", "containerEdits": {"deviceNodes": [{"path": "/dev/zero"}]}}]}"#;
+    // A cdiVersion newer than this podman reads (0.6.0 on 4.3, 1.0.0 on 5.4): podman itself
+    // refuses it (the witness), mlenv says why before creating anything.
+    let (max, too_new) = cdi_versions();
+    let new_spec = format!(
+        r#"{{"cdiVersion": "{too_new}", "kind": "mlenv.test/new",
+        "annotations": {{"made-by": "a newer tool"}},
+        "devices": [{{"name": "x", "containerEdits": {{"deviceNodes": [{{"path": "/dev/zero"}}]}}}}]}}"#
+    );
     std::fs::write(Path::new(RUN_CDI).join("new.json"), new_spec).unwrap();
     let witness = podman(&[
         "run",
@@ -341,7 +357,8 @@ fn gpu_failures_name_the_file_and_the_fix_and_create_nothing() {
     ]);
     assert!(
         !witness.status.success(),
-        "podman 4.3 accepted cdiVersion 0.6.0"
+        "podman {:?} accepted cdiVersion {too_new}",
+        podman_version()
     );
     let err = refused(
         &p,
@@ -350,7 +367,8 @@ fn gpu_failures_name_the_file_and_the_fix_and_create_nothing() {
     );
     assert!(err.contains("/var/run/cdi/new.json"), "{err}");
     assert!(
-        err.contains("cdiVersion 0.6.0") && err.contains("reads at most 0.5.0"),
+        err.contains(&format!("cdiVersion {too_new}"))
+            && err.contains(&format!("reads at most {max}")),
         "{err}"
     );
     clear();

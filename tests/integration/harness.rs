@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The busybox test image (`tests/setup-host.sh` builds it offline).
@@ -183,6 +184,85 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
+}
+
+/// The version of the podman under test, `(major, minor)`, from the podman CLI that runs
+/// beside the service (the same installation). `tests/it` picks the podman with
+/// `MLENV_TEST_PODMAN` (4: the host's 4.3.1; 5: the rootfs of tests/setup-podman5.sh): when
+/// that is set, the two must agree, so that a test never adapts to the wrong podman.
+pub fn podman_version() -> (u32, u32) {
+    static VERSION: OnceLock<(u32, u32)> = OnceLock::new();
+    *VERSION.get_or_init(|| {
+        let out = podman(&["version", "--format", "{{.Client.Version}}"]);
+        let v = text(&out.stdout);
+        assert!(
+            out.status.success(),
+            "podman version: {}",
+            text(&out.stderr)
+        );
+        let mut parts = v.trim().split('.').map(|n| n.parse::<u32>().ok());
+        let (Some(Some(major)), Some(Some(minor))) = (parts.next(), parts.next()) else {
+            panic!("cannot read the podman version from {v:?}");
+        };
+        if let Ok(want) = std::env::var("MLENV_TEST_PODMAN") {
+            assert_eq!(
+                want.parse::<u32>().ok(),
+                Some(major),
+                "MLENV_TEST_PODMAN={want}, but the podman here is {}",
+                v.trim()
+            );
+        }
+        (major, minor)
+    })
+}
+
+/// The major version of the podman under test (see [`podman_version`]).
+pub fn podman_major() -> u32 {
+    podman_version().0
+}
+
+/// True when the podman under test has major version `major`, after saying on stderr why
+/// the test does not apply there: the test then returns, having checked nothing.
+pub fn skip_on_podman(major: u32, why: &str) -> bool {
+    let skip = podman_major() == major;
+    if skip {
+        eprintln!("skipped on podman {major}: {why}");
+    }
+    skip
+}
+
+/// Whether `up` writes a quadlet file (podman 4.4 and later) rather than a `.service`.
+pub fn quadlet_podman() -> bool {
+    podman_version() >= (4, 4)
+}
+
+/// The autostart unit file `up` writes for container `name` under the project's own
+/// XDG_CONFIG_HOME: [`service_unit`] before podman 4.4, [`quadlet_unit`] from 4.4.
+pub fn unit_file(p: &Project, name: &str) -> PathBuf {
+    if quadlet_podman() {
+        quadlet_unit(p, name)
+    } else {
+        service_unit(p, name)
+    }
+}
+
+/// Whether that unit is enabled, as mlenv enables one without a user manager: the
+/// `default.target.wants` link of a `.service`; the `[Install]` section of a quadlet file
+/// (whose generated unit cannot be linked), with no link.
+pub fn unit_enabled(p: &Project, name: &str) -> bool {
+    if quadlet_podman() {
+        let text = std::fs::read_to_string(quadlet_unit(p, name)).unwrap_or_default();
+        text.contains("\n[Install]\nWantedBy=default.target") && !wants_link(p, name).exists()
+    } else {
+        wants_link(p, name).exists()
+    }
+}
+
+/// The quadlet file `up` writes for container `name` (podman 4.4 and later).
+pub fn quadlet_unit(p: &Project, name: &str) -> PathBuf {
+    p.root
+        .path()
+        .join(format!("config/containers/systemd/{name}.container"))
 }
 
 /// The `.service` unit `up` writes for container `name` (podman before 4.4), under the

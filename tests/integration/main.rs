@@ -4,6 +4,10 @@
 //! They run as the unprivileged test user that `tests/setup-host.sh` prepares; `tests/run`
 //! builds them and runs them as that user. Run by hand:
 //! `runuser -u mlenvtest -- env XDG_RUNTIME_DIR=/run/user/1001 HOME=/home/mlenvtest PATH=/usr/bin:/bin target/debug/deps/integration-*`
+//!
+//! The same tests run against rootless podman 5 with `MLENV_TEST_PODMAN=5 tests/it` (after
+//! `tests/setup-podman5.sh`). A test that applies to one podman only says so in its code,
+//! with the reason: `harness::podman_version`, `harness::skip_on_podman`.
 
 mod harness;
 #[path = "../support/nvidia_tree.rs"]

@@ -188,6 +188,13 @@ fn version(name: &str, pkg: &str) -> Option<String> {
         "-c",
         &format!("import {pkg}; print({pkg}.VERSION)"),
     ]);
+    if !out.status.success() {
+        // Shown with the test's failure: why the import failed.
+        eprintln!(
+            "podman exec {name} python3 (import {pkg}): {}",
+            text(&out.stderr)
+        );
+    }
     out.status
         .success()
         .then(|| text(&out.stdout).trim().to_string())
