@@ -15,23 +15,25 @@ pub async fn down(cfg: &Config, podman: &Podman) -> Result<()> {
     match podman.inspect(name).await? {
         None => ui::info(&format!("{name} does not exist; nothing to stop")),
         Some(c) if !c.state.running => ui::info(&format!("{name} is already stopped")),
-        Some(c) if crate::autostart::managing_unit(&c).is_some() => {
-            let unit = crate::autostart::managing_unit(&c).expect("checked");
-            let pb = ui::spinner(&format!("Stopping {name} ({unit})"));
-            let r = crate::autostart::systemctl("stop", &unit);
-            pb.finish_and_clear();
-            r?;
-            ui::success(&format!(
-                "Stopped {name}; its unit {unit} removed the container, and `mlenv up` brings it back with the same settings"
-            ));
-        }
-        Some(_) => {
-            let pb = ui::spinner(&format!("Stopping {name}"));
-            let r = podman.stop(name, STOP_TIMEOUT).await;
-            pb.finish_and_clear();
-            r.wrap_err_with(|| format!("podman could not stop {name}"))?;
-            ui::success(&format!("Stopped {name} (start it again with `mlenv up`)"));
-        }
+        Some(c) => match crate::autostart::managing_unit(&c) {
+            // Its unit's `--rm` removes the container; the kept settings bring it back.
+            Some(unit) => {
+                let pb = ui::spinner(&format!("Stopping {name} ({unit})"));
+                let r = crate::autostart::systemctl("stop", &unit);
+                pb.finish_and_clear();
+                r?;
+                ui::success(&format!(
+                    "Stopped {name}; its unit {unit} removed the container, and `mlenv up` brings it back with the same settings"
+                ));
+            }
+            None => {
+                let pb = ui::spinner(&format!("Stopping {name}"));
+                let r = podman.stop(name, STOP_TIMEOUT).await;
+                pb.finish_and_clear();
+                r.wrap_err_with(|| format!("podman could not stop {name}"))?;
+                ui::success(&format!("Stopped {name} (start it again with `mlenv up`)"));
+            }
+        },
     }
     // Stopped on purpose stays stopped after a reboot.
     if crate::autostart::disable(cfg)? {
