@@ -197,9 +197,12 @@ ensure_subids /etc/subuid
 ensure_subids /etc/subgid
 
 # No logind: the runtime dir (sockets, locks, runroot) made by hand; bound into the holder.
-# Podman's runroot there belongs with the storage in the rootfs: a new rootfs gets a new one.
-if [[ ! -e $ROOT/usr/bin/podman && -d $RUNDIR ]] && ! holder_pid >/dev/null; then
-    log "new rootfs: clearing the old runtime dir $RUNDIR"
+# What it holds belongs to one holder's mount namespace: podman's pause process (which a new
+# service would join, landing in a namespace whose paths are gone: every conmon then fails
+# with "Failed to get working directory"), sockets, the runroot. Without a live holder it is
+# cleared, as a reboot clears /run.
+if [[ -d $RUNDIR ]] && ! holder_pid >/dev/null; then
+    log "no live holder: clearing the old runtime dir $RUNDIR"
     rm -rf "$RUNDIR"
 fi
 install -d -m 0700 -o "$UID5" -g "$GID5" "$RUNDIR"
