@@ -99,7 +99,8 @@ kill_pids() {
 }
 kill_pid() { kill_pids "$1"; }
 
-if id "$USER5" >/dev/null 2>&1; then
+# The podman 5 user's ids and paths (once the user exists).
+user_vars() {
     UID5=$(id -u "$USER5")
     GID5=$(id -g "$USER5")
     HOME5=$(getent passwd "$USER5" | cut -d: -f6)
@@ -107,7 +108,8 @@ if id "$USER5" >/dev/null 2>&1; then
     SOCK=$RUNDIR/podman/podman.sock
     SERVICE_PIDFILE=$RUNDIR/podman/service.pid
     SERVICE_LOG=$RUNDIR/podman-service.log
-fi
+}
+if id "$USER5" >/dev/null 2>&1; then user_vars; fi
 
 # The podman 5 service we started, if that pid is still it.
 service_pid() {
@@ -176,13 +178,7 @@ if ! id "$USER5" >/dev/null 2>&1; then
     log "creating user $USER5"
     useradd -m -s /bin/bash "$USER5"
 fi
-UID5=$(id -u "$USER5")
-GID5=$(id -g "$USER5")
-HOME5=$(getent passwd "$USER5" | cut -d: -f6)
-RUNDIR=/run/user/$UID5
-SOCK=$RUNDIR/podman/podman.sock
-SERVICE_PIDFILE=$RUNDIR/podman/service.pid
-SERVICE_LOG=$RUNDIR/podman-service.log
+user_vars
 
 # Subordinate ranges after every existing one, so none overlap (useradd usually adds one).
 ensure_subids() {

@@ -541,6 +541,19 @@ fn autostart_bad_flags_are_refused_and_create_nothing() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
     }
+    // A bad MLENV_AUTOSTART_FLAVOUR is refused before any container work.
+    let out = p
+        .mlenv()
+        .env("MLENV_AUTOSTART_FLAVOUR", "systemd")
+        .args(["up", "--image", BUSYBOX])
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("invalid MLENV_AUTOSTART_FLAVOUR=\"systemd\"") && err.contains("service"),
+        "{err}"
+    );
     assert!(!exists(&name));
     assert!(!service_unit(&p, &name).exists() && !quadlet_unit(&p, &name).exists());
 }
