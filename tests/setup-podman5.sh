@@ -126,6 +126,26 @@ ping5() {
         [[ $(curl -s --max-time 2 --unix-socket "$SOCK" http://d/v4.3.1/libpod/_ping 2>/dev/null) == OK ]]
 }
 
+# Wait up to 60 s for service pid $2 (named $1) to answer $3; die with its log $4 if it
+# exits first or never answers. Liveness is the pid itself, never its command line: right
+# after the fork it is still the shell that execs setsid, nohup, then podman, and a loaded
+# machine is seen there (a "did not answer" with an empty log, on a service that was fine).
+wait_for() {
+    local what=$1 pid=$2 check=$3 logfile=$4 t0=$SECONDS
+    while ((SECONDS - t0 < 60)); do
+        "$check" && { log "$what answers (pid $pid, $((SECONDS - t0)) s)"; return 0; }
+        if gone "$pid"; then
+            sleep 0.5 # what it wrote last
+            tail -n 20 "$logfile" >&2 || true
+            die "$what (pid $pid) exited before it answered; log: $logfile"
+        fi
+        sleep 0.2
+    done
+    tail -n 20 "$logfile" >&2 || true
+    ps -o pid,stat,etime,args --ppid "$pid" -p "$pid" >&2 || true
+    die "$what (pid $pid) did not answer within 60 s; log: $logfile"
+}
+
 # ------------------------------------------------------------------ stop --
 # podman5.md "Stopping": the rootless pause process outlives the service (a new service
 # would join its old namespaces), exec-session conmons linger for minutes. So: the
@@ -197,9 +217,14 @@ ensure_subids /etc/subgid
 # service would join, landing in a namespace whose paths are gone: every conmon then fails
 # with "Failed to get working directory"), sockets, the runroot. Without a live holder it is
 # cleared, as a reboot clears /run.
-if [[ -d $RUNDIR ]] && ! holder_pid >/dev/null; then
-    log "no live holder: clearing the old runtime dir $RUNDIR"
-    rm -rf "$RUNDIR"
+# Processes of a dead holder's namespace (a service, a pause process, conmons) outlive it
+# and keep using the storage in the rootfs: they are ended first, as `stop` ends them.
+if ! holder_pid >/dev/null; then
+    stop
+    if [[ -d $RUNDIR ]]; then
+        log "no live holder: clearing the old runtime dir $RUNDIR"
+        rm -rf "$RUNDIR"
+    fi
 fi
 install -d -m 0700 -o "$UID5" -g "$GID5" "$RUNDIR"
 # pasta and slirp4netns open /dev/net/tun as the user (0600 here; not persistent).
@@ -372,13 +397,7 @@ start_service() {
     "$P5" sh -c 'mkdir -p "${1%/*}" && rm -f "$1" &&
         { setsid nohup podman system service --time=0 "unix://$1" >>"$2" 2>&1 </dev/null &
           echo $! >"$3"; }' sh "$SOCK" "$SERVICE_LOG" "$SERVICE_PIDFILE"
-    for _ in $(seq 1 100); do
-        ping5 && return 0
-        service_pid >/dev/null || break
-        sleep 0.2
-    done
-    tail -n 20 "$SERVICE_LOG" >&2 || true
-    die "podman 5 service did not answer on $SOCK; log: $SERVICE_LOG"
+    wait_for "podman 5 service" "$(<"$SERVICE_PIDFILE")" ping5 "$SERVICE_LOG"
 }
 if ((CONFIG_CHANGED)) && p=$(service_pid); then
     # The service reads containers.conf only when it starts.
@@ -431,12 +450,8 @@ else
               >>"$2" 2>&1 </dev/null &
           echo $! >"$3"; }' sh "$ROOTFUL_SOCK" "$ROOTFUL_STATE/service.log" \
         "$ROOTFUL_STATE/service.pid" "$GID5" "$ROOTFUL_CONF"
-    for _ in $(seq 1 100); do
-        rootful_ping && break
-        rootful_pid >/dev/null || break
-        sleep 0.2
-    done
-    rootful_ping || { tail -n 20 "$ROOT$ROOTFUL_STATE/service.log" >&2; die "rootful podman 5 service did not start"; }
+    wait_for "rootful podman 5 service" "$(<"$ROOT$ROOTFUL_STATE/service.pid")" rootful_ping \
+        "$ROOT$ROOTFUL_STATE/service.log"
 fi
 # shellcheck disable=SC2016 # expanded by the inner sh
 "$P5" --root sh -c 'chgrp "$2" "$1" && chmod 0660 "$1"' sh "$ROOTFUL_SOCK" "$GID5"
