@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use color_eyre::eyre::{eyre, Result, WrapErr};
 
 use self::unit::{Flavour, UnitInput};
-use crate::config::Config;
 use crate::envfile::EnvFile;
 use crate::gpu::policy::config_home;
 use crate::podman::Podman;
+use crate::project::Project;
 use crate::settings::Settings;
 use crate::ui;
 
@@ -39,49 +39,51 @@ fn wants_link(container: &str) -> PathBuf {
         .join(format!("{container}.service"))
 }
 
-pub fn env_copy(cfg: &Config) -> PathBuf {
-    cfg.project.state_dir.join(ENV_COPY)
+pub fn env_copy(project: &Project) -> PathBuf {
+    project.state_dir.join(ENV_COPY)
 }
 
 /// `--no-autostart` (Some(false)) and `--autostart` (Some(true)): remembered for the project.
-pub fn set_wanted(cfg: &Config, wanted: bool) -> Result<()> {
-    let marker = cfg.project.state_dir.join(OPT_OUT);
+pub fn set_wanted(project: &Project, wanted: bool) -> Result<()> {
+    let marker = project.state_dir.join(OPT_OUT);
     if wanted {
         match std::fs::remove_file(&marker) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
             _ => {}
         }
     } else {
-        crate::state::create_private_dir(&cfg.project.state_dir)?;
+        crate::state::create_private_dir(&project.state_dir)?;
         std::fs::write(&marker, "")?;
-        if remove(cfg)? {
+        if remove(project)? {
             ui::info("Autostart off: removed the environment's systemd unit");
         }
     }
     Ok(())
 }
 
-fn wanted(cfg: &Config) -> bool {
-    !cfg.project.state_dir.join(OPT_OUT).exists()
+fn wanted(project: &Project) -> bool {
+    !project.state_dir.join(OPT_OUT).exists()
 }
 
 /// What `up` does once the container runs: write the unit for its settings, enabled.
 pub async fn install(
-    cfg: &Config,
+    project: &Project,
+    chosen: Option<Flavour>,
     podman: &Podman,
     settings: &Settings,
     env: Option<&EnvFile>,
 ) -> Result<()> {
-    if !wanted(cfg) {
+    if !wanted(project) {
         return Ok(());
     }
-    let Some(Rendered { text, flavour }) = render(cfg, podman, settings, env, None, true).await?
+    let Some(Rendered { text, flavour }) =
+        render(project, chosen, podman, settings, env, None, true).await?
     else {
         return Ok(());
     };
-    let path = flavour.path(&config_home(), &cfg.project.container);
+    let path = flavour.path(&config_home(), &project.container);
     // A podman upgrade across 4.4 changes the flavour: the other file goes.
-    for (other, p) in unit_paths(&cfg.project.container) {
+    for (other, p) in unit_paths(&project.container) {
         if other != flavour {
             remove_file(&p)?;
         }
@@ -90,16 +92,15 @@ pub async fn install(
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        crate::state::write_atomic(&path, text.as_bytes(), 0o644)
-            .wrap_err_with(|| format!("cannot write {}", path.display()))?;
+        crate::fsx::write_atomic(&path, text.as_bytes(), 0o644)?;
         tracing::debug!(unit = %path.display(), "wrote the autostart unit");
     }
     if flavour == Flavour::Service {
-        link_wants(&cfg.project.container)?;
+        link_wants(&project.container)?;
     } else {
-        remove_file(&wants_link(&cfg.project.container))?;
+        remove_file(&wants_link(&project.container))?;
     }
-    reload_and_explain(cfg);
+    reload_and_explain(project);
     Ok(())
 }
 
@@ -112,7 +113,8 @@ pub struct Rendered {
 /// The unit for `settings` (None when this podman gets no unit: rootful, or values that
 /// cannot be put in a podman env file).
 pub async fn render(
-    cfg: &Config,
+    project: &Project,
+    chosen: Option<Flavour>,
     podman: &Podman,
     settings: &Settings,
     env: Option<&EnvFile>,
@@ -122,22 +124,22 @@ pub async fn render(
     let info = podman.info().await?;
     if !info.rootless && for_podman.is_none() {
         note_once(
-            cfg,
+            project,
             "rootful",
             "Autostart units are for rootless podman; with rootful podman use a system unit (podman generate systemd)",
         );
         return Ok(None);
     }
     let version = for_podman.map_or(info.version.clone(), str::to_string);
-    let gpus = crate::commands::up::check_recorded_gpus(podman, settings).await?;
+    let gpus = crate::environment::check_recorded_gpus(podman, settings).await?;
     let (body, _) =
-        crate::commands::up::body_for(cfg, podman, &info, settings, &gpus.devices, None).await?;
+        crate::environment::body_for(project, podman, &info, settings, &gpus.devices, None).await?;
 
-    let env_path = env_copy(cfg);
+    let env_path = env_copy(project);
     if let Some(recorded) = &settings.env_file {
         let env = match env {
             Some(e) => e.clone(),
-            None => crate::config::reread_env(recorded)?,
+            None => EnvFile::read(recorded).map_err(crate::error::invalid)?,
         };
         if let Some((k, _)) = env.vars.iter().find(|(_, v)| v.contains('\n')) {
             ui::warn(&format!(
@@ -157,10 +159,10 @@ pub async fn render(
         env_file: settings.env_file.as_ref().map(|_| env_path.as_path()),
         wait_for: &gpus.nodes,
         podman_bin: &podman_bin,
-        project_dir: cfg.project.dir_str()?,
+        project_dir: project.dir_str()?,
         cgroup_v1: info.cgroup_version == "v1",
     };
-    let flavour = match (for_podman, cfg.unit_flavour) {
+    let flavour = match (for_podman, chosen) {
         (None, Some(chosen)) => chosen,
         _ => Flavour::for_podman(&version),
     };
@@ -182,13 +184,12 @@ fn write_env_copy(path: &Path, env: &EnvFile) -> Result<()> {
         return Ok(());
     }
     // The values are secrets: only the user may read them.
-    crate::state::write_atomic(path, text.as_bytes(), 0o600)
-        .wrap_err_with(|| format!("cannot write {}", path.display()))
+    Ok(crate::fsx::write_atomic(path, text.as_bytes(), 0o600)?)
 }
 
 /// `down`: the environment stays stopped after a reboot.
-pub fn disable(cfg: &Config) -> Result<bool> {
-    let name = &cfg.project.container;
+pub fn disable(project: &Project) -> Result<bool> {
+    let name = &project.container;
     let mut changed = remove_file(&wants_link(name))?;
     for (flavour, path) in unit_paths(name) {
         if flavour != Flavour::Quadlet {
@@ -196,32 +197,31 @@ pub fn disable(cfg: &Config) -> Result<bool> {
         }
         if let Ok(text) = std::fs::read_to_string(&path) {
             if let Some(at) = text.find("\n[Install]\n") {
-                crate::state::write_atomic(&path, &text.as_bytes()[..=at], 0o644)
-                    .wrap_err_with(|| format!("cannot write {}", path.display()))?;
+                crate::fsx::write_atomic(&path, &text.as_bytes()[..=at], 0o644)?;
                 changed = true;
             }
         }
     }
     if changed {
-        reload(cfg);
+        reload(project);
     }
     Ok(changed)
 }
 
 /// `rm`: the unit goes with the container. Returns whether there was one.
-pub fn remove(cfg: &Config) -> Result<bool> {
-    remove_units_of(cfg, &cfg.project.container)
+pub fn remove(project: &Project) -> Result<bool> {
+    remove_units_of(project, &project.container)
 }
 
 /// Removes the unit files of the environment `container` (any project's: `clean --all`),
 /// exactly the paths [`unit_files`] names. Returns whether there was one.
-pub fn remove_units_of(cfg: &Config, container: &str) -> Result<bool> {
+pub fn remove_units_of(project: &Project, container: &str) -> Result<bool> {
     let mut removed = false;
     for path in unit_files(container) {
         removed |= remove_file(&path)?;
     }
     if removed {
-        reload(cfg);
+        reload(project);
     }
     Ok(removed)
 }
@@ -265,8 +265,8 @@ pub fn containers_with_units() -> Vec<String> {
 }
 
 /// The unit file of this project, if any, and whether it is enabled.
-pub fn installed(cfg: &Config) -> Option<(PathBuf, bool)> {
-    let name = &cfg.project.container;
+pub fn installed(project: &Project) -> Option<(PathBuf, bool)> {
+    let name = &project.container;
     unit_paths(name).into_iter().find_map(|(flavour, path)| {
         let enabled = match flavour {
             Flavour::Service => wants_link(name).exists(),
@@ -279,11 +279,7 @@ pub fn installed(cfg: &Config) -> Option<(PathBuf, bool)> {
 }
 
 fn remove_file(path: &Path) -> Result<bool> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(eyre!("cannot remove {}: {e}", path.display())),
-    }
+    Ok(crate::fsx::remove_if_exists(path)?)
 }
 
 fn link_wants(container: &str) -> Result<()> {
@@ -418,7 +414,7 @@ pub fn user_manager() -> bool {
         .is_some_and(|d| d.join("systemd/private").exists())
 }
 
-fn reload(cfg: &Config) {
+fn reload(project: &Project) {
     if !user_manager() {
         return;
     }
@@ -430,7 +426,7 @@ fn reload(cfg: &Config) {
         other => {
             tracing::debug!("systemctl --user daemon-reload: {other:?}");
             note_once(
-                cfg,
+                project,
                 "reload",
                 "systemctl --user daemon-reload failed: the unit takes effect after the next login",
             );
@@ -439,17 +435,17 @@ fn reload(cfg: &Config) {
 }
 
 /// After `up` enabled the unit: reload, and say once what would keep it from running.
-fn reload_and_explain(cfg: &Config) {
+fn reload_and_explain(project: &Project) {
     if !user_manager() {
         note_once(
-            cfg,
+            project,
             "no-systemd",
             "No systemd user manager here, so the environment is not started after a reboot \
              (run `mlenv up` then); podman still restarts it if it fails",
         );
         return;
     }
-    reload(cfg);
+    reload(project);
     let user = nix::unistd::User::from_uid(nix::unistd::getuid())
         .ok()
         .flatten()
@@ -457,7 +453,7 @@ fn reload_and_explain(cfg: &Config) {
     if let Some(user) = user {
         if !Path::new("/var/lib/systemd/linger").join(&user).exists() {
             note_once(
-                cfg,
+                project,
                 "linger",
                 &format!(
                     "The environment comes back when you log in after a reboot; to start it at boot, run `loginctl enable-linger {user}`"
@@ -468,8 +464,8 @@ fn reload_and_explain(cfg: &Config) {
 }
 
 /// Says `message` the first time only (per user), with a marker in mlenv's state root.
-fn note_once(cfg: &Config, key: &str, message: &str) {
-    let Some(root) = cfg.project.state_dir.parent() else {
+fn note_once(project: &Project, key: &str, message: &str) {
+    let Some(root) = project.state_dir.parent() else {
         return;
     };
     let marker = root.join(format!(".noted-{key}"));

@@ -8,15 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Exit codes, documented in `mlenv help` and the man page.
-pub const EXIT_CODES: &str = "\
-EXIT CODES:
-    0    success
-    1    an operation failed (podman refused, the container is missing, ...)
-    2    bad input: a flag, file or config value was rejected; nothing was changed
-    3    the Podman API could not be reached
-    4    `up` found the environment running with other settings; nothing was changed
-    N    `exec` exits with the code of the command it ran (126: not executable, 127: not found)";
+use crate::error::EXIT_CODES;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -263,7 +255,7 @@ pub struct GpuListArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct GpuSetupArgs {
     /// Write the spec to this file (*.yaml) instead of where podman reads it by default.
     #[arg(long, value_name = "FILE")]

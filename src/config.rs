@@ -633,4 +633,202 @@ mod tests {
             }
         }
     }
+
+    /// A project in a temp folder, its state elsewhere: `up()` reads only its dir.
+    fn project(dir: &Path) -> Project {
+        Project {
+            dir: dir.to_path_buf(),
+            container: "mlenv-t-00000000".into(),
+            state_dir: dir.join(".state"),
+            data_dir: dir.join(".data"),
+            pip_cache: dir.join(".pip"),
+        }
+    }
+
+    fn at<T>(value: T, line: usize) -> Option<At<T>> {
+        Some(At {
+            value,
+            file: PathBuf::from("/p/mlenv.toml"),
+            line,
+        })
+    }
+
+    fn msg(r: Result<impl std::fmt::Debug>) -> String {
+        format!("{:#}", r.unwrap_err())
+    }
+
+    #[test]
+    fn setting_precedence() {
+        let memory = |m: String| limits::parse_memory(&m);
+        let s = |v: &str| v.to_string();
+        // (flag, file) -> value
+        let cases = [
+            (None, None, None),
+            (Some(s("1g")), None, Some(1 << 30)),
+            (None, at(s("2g"), 3), Some(2 << 30)),
+            (Some(s("1g")), at(s("2g"), 3), Some(1 << 30)),
+        ];
+        for (flag, file, want) in cases {
+            let got = setting(flag.clone(), file, "memory", "memory", memory).unwrap();
+            assert_eq!(got, want, "{flag:?}");
+        }
+        // A bad file value fails even when the flag overrides it, named by file and line,
+        // in the key's words.
+        let e = msg(setting(
+            Some(s("1g")),
+            at(s("lots"), 7),
+            "memory",
+            "memory",
+            memory,
+        ));
+        assert!(
+            e.starts_with("/p/mlenv.toml:7: invalid memory = \"lots\""),
+            "{e}"
+        );
+        // A bad flag is named as the flag.
+        let e = msg(setting(Some(s("lots")), None, "memory", "memory", memory));
+        assert!(e.starts_with("invalid --memory \"lots\""), "{e}");
+    }
+
+    #[test]
+    fn up_defaults_flags_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = project(dir.path());
+        let plain = up(UpArgs::default(), &p, FileSettings::default()).unwrap();
+        assert_eq!(plain.given, Given::default());
+        assert!(plain.settings.user_mapping);
+        assert!(plain.settings.ports.is_empty() && plain.settings.gpus.is_empty());
+        assert_eq!((plain.settings.memory, plain.settings.cpus), (None, None));
+        assert!(plain.requirements.is_none() && plain.env.is_none());
+        assert_eq!(plain.autostart, None);
+
+        let files = FileSettings {
+            ports: at(vec!["8888".to_string()], 2),
+            memory: at("4g".to_string(), 3),
+            user_mapping: at(false, 4),
+            autostart: at(false, 5),
+            ..FileSettings::default()
+        };
+        let args = UpArgs {
+            port: vec!["9000:9000".into()],
+            cpus: Some("1".into()),
+            autostart: true,
+            ..UpArgs::default()
+        };
+        let u = up(args, &p, files).unwrap();
+        // The flag's ports over the file's; the file's memory; the flag's autostart.
+        assert_eq!(u.settings.ports.len(), 1);
+        assert_eq!(u.settings.ports[0].host_port, 9000);
+        assert_eq!(u.settings.memory, Some(4 << 30));
+        assert_eq!(u.settings.cpus, Some(1.0));
+        assert!(!u.settings.user_mapping);
+        assert_eq!(u.autostart, Some(true));
+        let want = Given {
+            ports: true,
+            memory: true,
+            cpus: true,
+            user_mapping: true,
+            ..Given::default()
+        };
+        assert_eq!(u.given, want);
+    }
+
+    #[test]
+    fn up_rejects_bad_values_naming_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = project(dir.path());
+        let bad = |args: UpArgs, files: FileSettings, want: &str| {
+            let e = msg(up(args, &p, files));
+            assert!(e.contains(want), "{e} lacks {want}");
+        };
+        let none = FileSettings::default;
+        bad(
+            UpArgs {
+                port: vec!["99999".into()],
+                ..UpArgs::default()
+            },
+            none(),
+            "99999",
+        );
+        bad(
+            UpArgs {
+                gpu: Some("nvidia.com/gpu=".into()),
+                ..UpArgs::default()
+            },
+            none(),
+            "--gpu",
+        );
+        bad(
+            UpArgs {
+                env_file: Some(dir.path().join("missing.env")),
+                ..UpArgs::default()
+            },
+            none(),
+            "missing.env",
+        );
+        bad(
+            UpArgs::default(),
+            FileSettings {
+                image: at("UPPER/Case".to_string(), 9),
+                ..FileSettings::default()
+            },
+            "/p/mlenv.toml:9:",
+        );
+        bad(
+            UpArgs {
+                force_requirements: true,
+                ..UpArgs::default()
+            },
+            none(),
+            "--force-requirements needs one",
+        );
+    }
+
+    #[test]
+    fn requirements_default_file_and_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = project(dir.path());
+        assert!(requirements(None, None, false, &p).unwrap().is_none());
+        std::fs::write(dir.path().join("requirements.txt"), "numpy\n").unwrap();
+        let r = requirements(None, None, false, &p).unwrap().unwrap();
+        assert_eq!(r.file, dir.path().join("requirements.txt"));
+        assert!(requirements(Some("none".into()), None, false, &p)
+            .unwrap()
+            .is_none());
+        let e = msg(requirements(Some("none".into()), None, true, &p));
+        assert!(e.contains("nothing to install"), "{e}");
+    }
+
+    #[test]
+    fn server_ports_and_logdirs() {
+        for (value, want) in [
+            ("8888", Some(8888)),
+            (" 80 ", Some(80)),
+            ("0", None),
+            ("x", None),
+        ] {
+            assert_eq!(server_port(value).ok(), want, "{value:?}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = project(dir.path());
+        let inside = logdir(Path::new("runs/../logs"), &p).unwrap();
+        assert_eq!(inside, dir.path().join("logs").to_str().unwrap());
+        let e = msg(logdir(Path::new("../elsewhere"), &p));
+        assert!(e.contains("outside the project"), "{e}");
+    }
+
+    #[test]
+    fn output_files() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(output_file(&dir.path().join("spec.yaml")).is_ok());
+        let e = msg(output_file(&dir.path().join("no/spec.yaml")));
+        assert!(e.contains("does not exist"), "{e}");
+        let e = msg(output_file(dir.path()));
+        assert!(e.contains("it is a folder"), "{e}");
+        let e = msg(gpu_setup(GpuSetupArgs {
+            output: Some(dir.path().join("spec.json")),
+            ..GpuSetupArgs::default()
+        }));
+        assert!(e.contains("ending in .yaml"), "{e}");
+    }
 }

@@ -193,7 +193,7 @@ pub fn slurm_data_dir(container: &str) -> String {
 pub fn install_script(req: &RequirementsPlan) -> String {
     use crate::create::PYTHON_DIR;
     use crate::shell::quote;
-    let record = format!("{PYTHON_DIR}/{}", crate::commands::up::REQUIREMENTS_RECORD);
+    let record = format!("{PYTHON_DIR}/{}", crate::requirements::REQUIREMENTS_RECORD);
     let inputs: Vec<String> = req.inputs.iter().map(|p| quote(p)).collect();
     let file = quote(&req.file);
     format!(

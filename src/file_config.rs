@@ -103,15 +103,7 @@ struct Raw {
 
 /// The user's config file: `$XDG_CONFIG_HOME/mlenv/config.toml`, else `~/.config/...`.
 pub fn user_file() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|h| !h.is_empty())
-                .map(|h| PathBuf::from(h).join(".config"))
-        })?;
-    Some(base.join("mlenv/config.toml"))
+    Some(crate::dirs::base(crate::dirs::Base::Config)?.join("mlenv/config.toml"))
 }
 
 /// Both files merged, the project's over the user's. A missing file says nothing; an

@@ -6,7 +6,7 @@ pub mod policy;
 pub mod preflight;
 
 /// The CDI kind of NVIDIA GPUs as `nvidia-ctk cdi generate` writes it.
-pub const NVIDIA_KIND: &str = "nvidia.com/gpu";
+pub const NVIDIA_KIND: &str = crate::nvidia::KIND;
 
 const ACCEPTED: &str = "expected all, none, a comma-separated list of GPU indices or UUIDs (0,1 or GPU-<uuid>), or CDI device names (nvidia.com/gpu=0)";
 

@@ -7,10 +7,13 @@ mod cli;
 mod commands;
 mod config;
 mod create;
+mod dirs;
 mod envfile;
+mod environment;
 mod error;
 mod export;
 mod file_config;
+mod fsx;
 mod gpu;
 mod image_ref;
 mod limits;
@@ -30,10 +33,9 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
-use crate::error::{CommandExit, Exit};
 
 /// `mlenv man [SUBCOMMAND]`: the roff page the packages install.
-fn man_page(subcommand: Option<&str>) -> ExitCode {
+fn man_page(subcommand: Option<&str>) -> color_eyre::Result<()> {
     let mut cmd = cli::command();
     cmd.build();
     let page = match subcommand {
@@ -45,16 +47,12 @@ fn man_page(subcommand: Option<&str>) -> ExitCode {
         {
             // clap wants a static name; this process prints one page and exits.
             Some(sub) => sub.clone().name(&*format!("mlenv-{name}").leak()),
-            None => {
-                eprintln!("✖ no subcommand {name:?}");
-                return ExitCode::from(error::EXIT_INVALID);
-            }
+            None => return Err(error::invalid(format!("no subcommand {name:?}"))),
         },
     };
-    match clap_mangen::Man::new(page).render(&mut std::io::stdout()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(_) => ExitCode::FAILURE,
-    }
+    clap_mangen::Man::new(page)
+        .render(&mut std::io::stdout())
+        .map_err(Into::into)
 }
 
 fn main() -> ExitCode {
@@ -73,7 +71,6 @@ fn main() -> ExitCode {
             print!("{}", cli::reference_markdown());
             return ExitCode::SUCCESS;
         }
-        Command::Man(args) => return man_page(args.subcommand.as_deref()),
         _ => {}
     }
     ui::init(match (cli.global.quiet, cli.global.verbose) {
@@ -81,7 +78,25 @@ fn main() -> ExitCode {
         (_, true) => ui::Verbosity::Verbose,
         _ => ui::Verbosity::Normal,
     });
-    let result = Config::from_cli(cli).and_then(|mut cfg| {
+    let result = match &cli.command {
+        Command::Man(args) => man_page(args.subcommand.as_deref()),
+        _ => run(cli),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(report) => {
+            let (code, message) = error::exit_of(&report);
+            if let Some(message) = message {
+                ui::error(&message);
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Validates the command line into a [`Config`] and runs its command.
+fn run(cli: Cli) -> color_eyre::Result<()> {
+    Config::from_cli(cli).and_then(|mut cfg| {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -97,19 +112,5 @@ fn main() -> ExitCode {
         // Do not wait for a stdin reader still blocked in a read: the session is over.
         runtime.shutdown_background();
         result
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(report) => {
-            if let Some(CommandExit(code)) = report.downcast_ref::<CommandExit>() {
-                return ExitCode::from(*code);
-            }
-            if let Some(exit) = report.downcast_ref::<Exit>() {
-                ui::error(&exit.message);
-                return ExitCode::from(exit.code);
-            }
-            ui::error(&format!("{report:#}"));
-            ExitCode::FAILURE
-        }
-    }
+    })
 }

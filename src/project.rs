@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use sha2::{Digest, Sha256};
 
+use crate::dirs::Base;
+
 /// Longest slug kept from the folder name; podman allows long names, people read short ones.
 const MAX_SLUG: usize = 40;
 
@@ -44,7 +46,7 @@ impl Project {
         let container = container_name(&dir);
         let state_dir = state_root()?.join(&container);
         let data_dir = data_root()?.join(&container);
-        let pip_cache = xdg_dir("XDG_CACHE_HOME", ".cache")?.join("pip");
+        let pip_cache = xdg_dir(Base::Cache)?.join("pip");
         Ok(Project {
             dir,
             container,
@@ -99,25 +101,18 @@ pub fn slug(folder: &str) -> String {
     }
 }
 
-/// `$XDG_STATE_HOME/mlenv`, else `~/.local/state/mlenv` (the XDG default).
+/// `$XDG_STATE_HOME/mlenv`, else `~/.local/state/mlenv` (see [`crate::dirs`]).
 pub fn state_root() -> Result<PathBuf> {
-    xdg_dir("XDG_STATE_HOME", ".local/state")
+    xdg_dir(Base::State)
 }
 
 /// `$XDG_DATA_HOME/mlenv`, else `~/.local/share/mlenv`.
 pub fn data_root() -> Result<PathBuf> {
-    xdg_dir("XDG_DATA_HOME", ".local/share")
+    xdg_dir(Base::Data)
 }
 
-/// `$VAR/mlenv`, else `~/DEFAULT/mlenv`, as the XDG base directory spec says.
-fn xdg_dir(var: &str, default: &str) -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os(var).filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir).join("mlenv"));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| eyre!("neither {var} nor HOME is set; set one of them"))?;
-    Ok(PathBuf::from(home).join(default).join("mlenv"))
+fn xdg_dir(which: Base) -> Result<PathBuf> {
+    crate::dirs::mlenv_dir(which).map_err(|e| eyre!(e))
 }
 
 #[cfg(test)]

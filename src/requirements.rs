@@ -130,6 +130,29 @@ pub fn key(inputs: &[(PathBuf, Vec<u8>)], image_id: &str) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Name of the record of the last successful install, beside the installed packages.
+pub const REQUIREMENTS_RECORD: &str = ".mlenv-requirements";
+
+/// Proxy and index settings HPC sites need, taken from the caller's environment as set;
+/// nothing is invented. Values may hold credentials: they go to the exec request only.
+pub fn pip_environment(get: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+    const PASSED: [&str; 9] = [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "PIP_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL",
+        "PIP_TRUSTED_HOST",
+    ];
+    PASSED
+        .iter()
+        .filter_map(|k| Some((k.to_string(), get(k)?)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +249,18 @@ torch  # -r not-a-ref.txt
         );
         let err = Requirements::read(Path::new("/etc/hostname"), &root, false).unwrap_err();
         assert!(err.contains("inside the project folder"), "{err}");
+    }
+
+    #[test]
+    fn pip_gets_only_the_variables_that_are_set() {
+        let env = pip_environment(|k| match k {
+            "HTTPS_PROXY" => Some("http://u:pw@proxy:3128".into()),
+            "no_proxy" => Some("localhost".into()),
+            "PIP_INDEX_URL" => Some("https://pypi.example/simple".into()),
+            "HOME" => Some("/home/u".into()),
+            _ => None,
+        });
+        let keys: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["HTTPS_PROXY", "no_proxy", "PIP_INDEX_URL"]);
     }
 }

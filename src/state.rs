@@ -1,50 +1,14 @@
 //! mlenv's per-project state dir: the `up` lock, the debug log, the env digest key.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use color_eyre::eyre::{Result, WrapErr};
 use nix::fcntl::{Flock, FlockArg};
 
-pub fn create_private_dir(dir: &Path) -> Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .wrap_err_with(|| format!("cannot create state dir {}", dir.display()))
-}
-
-/// Writes a file whole or not at all, with `mode` whatever the umask: readers (podman
-/// reading a CDI spec, systemd a unit) may look at any moment. Through a temporary file in
-/// the same folder, renamed over the target.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.mlenv-{}",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_file(&tmp);
-    let result = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&tmp)
-        .and_then(|mut f| {
-            f.write_all(bytes)?;
-            f.sync_all()
-        })
-        // The umask may have narrowed the mode.
-        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+pub use crate::fsx::create_private_dir;
 
 pub fn log_path(state_dir: &Path) -> PathBuf {
     state_dir.join("mlenv.log")
@@ -91,8 +55,11 @@ const PROJECT_FILE: &str = "project";
 /// Records the project folder in its state dir (on the cold path of `up` only).
 pub fn record_project(state_dir: &Path, project_dir: &Path) -> Result<()> {
     let path = state_dir.join(PROJECT_FILE);
-    write_atomic(&path, project_dir.as_os_str().as_encoded_bytes(), 0o600)
-        .wrap_err_with(|| format!("cannot write {}", path.display()))
+    Ok(crate::fsx::write_atomic(
+        &path,
+        project_dir.as_os_str().as_encoded_bytes(),
+        0o600,
+    )?)
 }
 
 /// The project folder a state dir was recorded for, if any.
@@ -118,40 +85,9 @@ pub fn digest_key(state_root: &Path) -> Result<Vec<u8>> {
     File::open("/dev/urandom")
         .and_then(|mut r| r.read_exact(&mut key))
         .wrap_err("cannot read /dev/urandom")?;
-    let tmp = state_root.join(format!("digest.key.{}", std::process::id()));
-    let mut f = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(&tmp)
-        .wrap_err_with(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(&key)?;
-    // Rename is atomic: two first runs at once both end up with one key.
-    std::fs::rename(&tmp, &path).wrap_err_with(|| format!("cannot write {}", path.display()))?;
+    // Atomic: two first runs at once both end up with one key (the last rename's).
+    crate::fsx::write_atomic(&path, &key, 0o600)?;
     let mut key = Vec::new();
     File::open(&path)?.read_to_end(&mut key)?;
     Ok(key)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn write_atomic_is_whole_and_keeps_its_mode() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("nvidia.yaml");
-        write_atomic(&path, b"a", 0o644).unwrap();
-        write_atomic(&path, b"b", 0o644).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "b");
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o644);
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "no temp file left"
-        );
-    }
 }

@@ -51,7 +51,7 @@ pub fn init_log(log: Option<&Path>) {
     let file = log.and_then(|path| {
         use std::os::unix::fs::OpenOptionsExt;
         if let Some(dir) = path.parent() {
-            let _ = crate::state::create_private_dir(dir);
+            let _ = crate::fsx::create_private_dir(dir);
         }
         std::fs::OpenOptions::new()
             .create(true)
@@ -178,4 +178,16 @@ fn progress(msg: &str, pb: ProgressBar, template: &str) -> ProgressBar {
     pb.set_message(msg.to_string());
     pb.enable_steady_tick(Duration::from_millis(100));
     pb
+}
+
+/// Writes and flushes command output; a closed pipe (`mlenv logs | head`) ends mlenv
+/// quietly, with status 0.
+pub fn write_out(w: &mut impl std::io::Write, bytes: &[u8]) -> color_eyre::Result<()> {
+    use color_eyre::eyre::WrapErr;
+    match w.write_all(bytes).and_then(|_| w.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            Err(crate::error::CommandExit(0).into())
+        }
+        r => r.wrap_err("cannot write output"),
+    }
 }

@@ -18,7 +18,7 @@ use self::checks::{Check, Level};
 use crate::config::{Config, Doctor};
 use crate::error::Exit;
 use crate::gpu::{self, NVIDIA_KIND};
-use crate::podman::{Podman, ServiceInfo};
+use crate::podman::{self, Podman, ServiceInfo};
 use crate::{nvidia, ui};
 
 /// `--json`: every check, and whether none blocks `up`.
@@ -41,7 +41,7 @@ pub async fn run(cfg: &Config, podman: &Podman, doctor: &Doctor) -> Result<()> {
             checks: &checks,
         })? + "\n";
         let mut out = std::io::stdout().lock();
-        super::logs::write_out(&mut out, text.as_bytes())?;
+        crate::ui::write_out(&mut out, text.as_bytes())?;
     } else {
         show(&checks);
     }
@@ -52,7 +52,7 @@ pub async fn run(cfg: &Config, podman: &Podman, doctor: &Doctor) -> Result<()> {
     };
     if failed > 0 {
         return Err(Report::new(Exit {
-            code: 1,
+            code: crate::error::EXIT_FAILED,
             message: format!(
                 "{failed} problem{} would block `mlenv up`{warnings}; fix {} and run `mlenv doctor` again",
                 if failed == 1 { "" } else { "s" },
@@ -95,10 +95,15 @@ async fn gather(cfg: &Config, podman: &Podman, doctor: &Doctor) -> Vec<Check> {
         .map(PathBuf::from);
     let user_manager = crate::autostart::user_manager();
 
-    let info: Result<ServiceInfo, String> = podman
-        .info()
-        .await
-        .map_err(|e| checks::unreachable_reason(&format!("{e:#}"), &cfg.socket.path));
+    let info: Result<ServiceInfo, String> = podman.info().await.map_err(|e| match e {
+        podman::Error::Unreachable { reason, .. } => reason,
+        other => other
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    });
     let mut out = vec![checks::podman_service(
         &cfg.socket.path,
         &info

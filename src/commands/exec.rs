@@ -5,16 +5,13 @@ use std::io::{IsTerminal, Write};
 use std::os::fd::AsFd;
 
 use color_eyre::eyre::{eyre, Result, WrapErr};
-use futures_util::{AsyncWriteExt, StreamExt};
-use podman_api::conn::TtyChunk;
-use podman_api::opts::{ExecCreateOpts, ExecStartOpts};
 use tokio::io::AsyncReadExt;
 
-use super::{logs::write_out, not_created};
 use crate::config::Config;
+use crate::environment::not_created;
 use crate::error::CommandExit;
-use crate::podman::Podman;
-use crate::ui;
+use crate::podman::{ExecSpec, Output, Podman, Resizer};
+use crate::ui::{self, write_out};
 
 /// Bash when the image has it, else sh; a login shell, as `toolbox enter` gives.
 /// MLENV_PATH carries the environment's PATH past /etc/profile (see create::PROFILE_SCRIPT).
@@ -60,42 +57,31 @@ pub async fn run(cfg: &Config, podman: &Podman, command: Option<&str>) -> Result
             std::env::var("TERM").unwrap_or_else(|_| "xterm-256color".into()),
         ));
     }
-    let opts = ExecCreateOpts::builder()
-        .command(plan.argv.clone())
-        .attach_stdout(true)
-        .attach_stderr(true)
-        .attach_stdin(plan.stdin)
-        .tty(plan.tty)
-        .working_dir(cfg.project.dir_str()?)
-        .env(env)
-        .build();
-    let container = podman.api().containers().get(name);
+    let spec = ExecSpec {
+        argv: &plan.argv,
+        env: &env,
+        workdir: Some(cfg.project.dir_str()?),
+        output: true,
+        stdin: plan.stdin,
+        tty: plan.tty,
+    };
     // Straight to exec create: the warm path costs no inspect. Only a failure asks why.
-    let exec = match container.create_exec(&opts).await {
-        Ok(exec) => exec,
+    let session = match podman.exec_create(name, &spec).await {
+        Ok(session) => session,
         Err(err) => {
             return Err(match podman.inspect(name).await? {
-                None => not_created(cfg),
+                None => not_created(&cfg.project),
                 Some(c) if !c.state.running => {
                     eyre!("{name} is {}; start it with `mlenv up`", c.state.status)
                 }
-                Some(_) => podman.explain(err),
+                Some(_) => err.into(),
             })
         }
     };
 
     let raw = plan.tty.then(RawTerminal::enter).transpose()?;
     let size = plan.tty.then(terminal_size).flatten();
-    let mut start = ExecStartOpts::builder().tty(plan.tty);
-    if let Some((w, h)) = size {
-        start = start.width(w as usize).height(h as usize);
-    }
-    let mux = exec
-        .start(&start.build())
-        .await
-        .map_err(|e| podman.explain(e))?
-        .ok_or_else(|| eyre!("podman did not attach to the exec session"))?;
-    let (mut output, mut input) = mux.split();
+    let (mut output, mut input) = session.start(plan.tty, size).await?;
 
     let stdin_task = plan.stdin.then(|| {
         tokio::spawn(async move {
@@ -105,10 +91,9 @@ pub async fn run(cfg: &Config, podman: &Podman, command: Option<&str>) -> Result
                 match stdin.read(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        if input.write_all(&buf[..n]).await.is_err() {
+                        if input.write(&buf[..n]).await.is_err() {
                             return;
                         }
-                        let _ = input.flush().await;
                     }
                 }
             }
@@ -117,17 +102,14 @@ pub async fn run(cfg: &Config, podman: &Podman, command: Option<&str>) -> Result
         })
     });
 
-    let resize_task = plan
-        .tty
-        .then(|| spawn_resizer(podman, exec.id().to_string()));
+    let resize_task = plan.tty.then(|| spawn_resizer(session.resizer()));
 
     let mut out_result: Result<()> = Ok(());
     while let Some(chunk) = output.next().await {
         let written = match chunk {
-            Ok(TtyChunk::StdOut(b)) => write_out(&mut std::io::stdout().lock(), &b),
-            Ok(TtyChunk::StdErr(b)) => write_out(&mut std::io::stderr().lock(), &b),
-            Ok(TtyChunk::StdIn(_)) => Ok(()),
-            Err(e) => Err(eyre!("the exec stream broke: {e}")),
+            Ok(Output::Stdout(b)) => write_out(&mut std::io::stdout().lock(), &b),
+            Ok(Output::Stderr(b)) => write_out(&mut std::io::stderr().lock(), &b),
+            Err(e) => Err(e.into()),
         };
         if let Err(e) = written {
             out_result = Err(e);
@@ -143,10 +125,7 @@ pub async fn run(cfg: &Config, podman: &Podman, command: Option<&str>) -> Result
     drop(raw);
     out_result?;
 
-    let info = exec.inspect().await.map_err(|e| podman.explain(e))?;
-    let code = info["ExitCode"]
-        .as_i64()
-        .ok_or_else(|| eyre!("podman reported no exit code for the command"))?;
+    let code = session.exit_code().await?;
     tracing::debug!(code, "exec finished");
     if code == 0 {
         Ok(())
@@ -156,8 +135,7 @@ pub async fn run(cfg: &Config, podman: &Podman, command: Option<&str>) -> Result
 }
 
 /// Follows terminal resizes (SIGWINCH) into the exec session.
-fn spawn_resizer(podman: &Podman, id: String) -> tokio::task::JoinHandle<()> {
-    let api = podman.api().clone();
+fn spawn_resizer(resizer: Resizer) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let Ok(mut winch) =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
@@ -166,10 +144,7 @@ fn spawn_resizer(podman: &Podman, id: String) -> tokio::task::JoinHandle<()> {
         };
         while winch.recv().await.is_some() {
             if let Some((w, h)) = terminal_size() {
-                let exec = api.execs().get(id.clone());
-                if let Err(e) = exec.resize(w as usize, h as usize).await {
-                    tracing::debug!("resize failed: {e}");
-                }
+                resizer.resize(w, h).await;
             }
         }
     })
@@ -220,152 +195,6 @@ impl Drop for RawTerminal {
             tracing::debug!("terminal restored");
         }
     }
-}
-
-/// Runs `argv` in the container without a TTY or stdin, showing its output on stderr when
-/// `show` (mlenv's own stdout stays clean) and copying it to the debug log either way.
-/// Returns the command's exit code. Used for installs, whose output is progress.
-pub async fn run_logged(
-    podman: &Podman,
-    name: &str,
-    argv: &[String],
-    env: &[(String, String)],
-    workdir: &str,
-    show: bool,
-) -> Result<i64> {
-    let opts = ExecCreateOpts::builder()
-        .command(argv)
-        .attach_stdout(true)
-        .attach_stderr(true)
-        .working_dir(workdir)
-        .env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .build();
-    // Registered before the process starts, so a Ctrl-C at any moment is ours to pass on.
-    let mut interrupted = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .wrap_err("cannot watch for Ctrl-C")?;
-    let (exec, mux) = start_attached(podman, name, &opts).await?;
-    let (mut output, _input) = mux.split();
-    let pid = exec
-        .inspect()
-        .await
-        .ok()
-        .and_then(|i| i["Pid"].as_i64())
-        .filter(|p| *p > 0);
-    let mut partial = String::new();
-    loop {
-        let chunk = tokio::select! {
-            chunk = output.next() => match chunk {
-                Some(chunk) => chunk,
-                None => break,
-            },
-            _ = interrupted.recv() => {
-                // The exec'd process would go on without us, and race the retry of the
-                // next `up`: pass the Ctrl-C on to it.
-                if let Some(pid) = pid.filter(|p| runs(*p, &argv[0])) {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid as i32),
-                        nix::sys::signal::Signal::SIGINT,
-                    );
-                }
-                return Err(crate::error::Exit {
-                    code: 130,
-                    message: format!("Interrupted: stopped {}", argv.join(" ")),
-                }
-                .into());
-            }
-        };
-        let bytes = match chunk {
-            Ok(TtyChunk::StdOut(b)) | Ok(TtyChunk::StdErr(b)) => b,
-            Ok(TtyChunk::StdIn(_)) => continue,
-            Err(e) => return Err(eyre!("the exec stream broke: {e}")),
-        };
-        if show {
-            write_out(&mut std::io::stderr().lock(), &bytes)?;
-        }
-        partial.push_str(&String::from_utf8_lossy(&bytes));
-        while let Some(nl) = partial.find('\n') {
-            let line: String = partial.drain(..=nl).collect();
-            tracing::debug!(target: "mlenv::exec", "{}", line.trim_end());
-        }
-    }
-    if !partial.is_empty() {
-        tracing::debug!(target: "mlenv::exec", "{}", partial.trim_end());
-    }
-
-    let info = exec.inspect().await.map_err(|e| podman.explain(e))?;
-    info["ExitCode"]
-        .as_i64()
-        .ok_or_else(|| eyre!("podman reported no exit code for {}", argv.join(" ")))
-}
-
-/// Creates an exec session in `name`.
-pub async fn create_session(
-    podman: &Podman,
-    name: &str,
-    opts: &ExecCreateOpts,
-) -> Result<podman_api::api::Exec> {
-    podman
-        .api()
-        .containers()
-        .get(name)
-        .create_exec(opts)
-        .await
-        .map_err(|e| podman.explain(e))
-}
-
-/// Creates an exec session and starts it without a TTY, attached to its output: what every
-/// command mlenv runs for itself (installs, queries) does.
-async fn start_attached(
-    podman: &Podman,
-    name: &str,
-    opts: &ExecCreateOpts,
-) -> Result<(podman_api::api::Exec, podman_api::conn::Multiplexer)> {
-    let exec = create_session(podman, name, opts).await?;
-    let mux = exec
-        .start(&ExecStartOpts::builder().tty(false).build())
-        .await
-        .map_err(|e| podman.explain(e))?
-        .ok_or_else(|| eyre!("podman did not attach to the exec session"))?;
-    Ok((exec, mux))
-}
-
-/// Runs `argv` in the container without a TTY or stdin and returns its exit code, stdout and
-/// stderr. For short queries whose output mlenv reads (nvidia-smi for `status`).
-pub async fn capture(
-    podman: &Podman,
-    name: &str,
-    argv: &[String],
-) -> Result<(i64, Vec<u8>, Vec<u8>)> {
-    let opts = ExecCreateOpts::builder()
-        .command(argv)
-        .attach_stdout(true)
-        .attach_stderr(true)
-        .build();
-    let (exec, mux) = start_attached(podman, name, &opts).await?;
-    let (mut output, _input) = mux.split();
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    while let Some(chunk) = output.next().await {
-        match chunk {
-            Ok(TtyChunk::StdOut(b)) => out.extend_from_slice(&b),
-            Ok(TtyChunk::StdErr(b)) => err.extend_from_slice(&b),
-            Ok(TtyChunk::StdIn(_)) => {}
-            Err(e) => return Err(eyre!("the exec stream broke: {e}")),
-        }
-    }
-    let info = exec.inspect().await.map_err(|e| podman.explain(e))?;
-    let code = info["ExitCode"]
-        .as_i64()
-        .ok_or_else(|| eyre!("podman reported no exit code for {}", argv.join(" ")))?;
-    tracing::debug!(code, command = %argv.join(" "), "captured exec");
-    Ok((code, out, err))
-}
-
-/// Whether host process `pid` is still `program` (podman reports the exec's host PID; this
-/// guards against signalling a process that took the number since).
-fn runs(pid: i64, program: &str) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| c.split(|b| *b == 0).next() == Some(program.as_bytes()))
-        .unwrap_or(false)
 }
 
 #[cfg(test)]

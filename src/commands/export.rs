@@ -4,12 +4,12 @@
 
 use color_eyre::eyre::{Result, WrapErr};
 
-use super::up::recorded_settings;
 use crate::config::{self, Config, Export, ExportTarget};
 use crate::envfile::EnvFile;
+use crate::environment::recorded_settings;
 use crate::export::{kube, slurm, Environment, RequirementsPlan};
 use crate::podman::Podman;
-use crate::{gpu, state, ui};
+use crate::{gpu, ui};
 
 pub async fn run(cfg: &Config, podman: &Podman, export: &Export) -> Result<()> {
     let env = environment(cfg, podman, export).await?;
@@ -40,13 +40,12 @@ pub async fn run(cfg: &Config, podman: &Podman, export: &Export) -> Result<()> {
     };
     match &export.output {
         Some(path) => {
-            state::write_atomic(path, text.as_bytes(), 0o600)
-                .wrap_err_with(|| format!("cannot write {}", path.display()))?;
+            crate::fsx::write_atomic(path, text.as_bytes(), 0o600)?;
             ui::success(&format!("Wrote {}", path.display()));
         }
         None => {
             let mut out = std::io::stdout().lock();
-            super::logs::write_out(&mut out, text.as_bytes())?;
+            crate::ui::write_out(&mut out, text.as_bytes())?;
         }
     }
     Ok(())
@@ -170,7 +169,7 @@ async fn gpu_counts(podman: &Podman, names: Option<Vec<cdi::QualifiedName>>) -> 
     counts
 }
 
-fn first_line(e: &color_eyre::eyre::Report) -> String {
+fn first_line(e: &dyn std::fmt::Display) -> String {
     format!("{e:#}")
         .lines()
         .next()

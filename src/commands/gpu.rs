@@ -9,11 +9,11 @@ use color_eyre::eyre::{eyre, Result};
 use serde::Serialize;
 
 use crate::config::GpuSetup;
+use crate::fsx::write_atomic;
 use crate::gpu::policy::{self, PodmanCdi};
 use crate::gpu::preflight::{install_command, show_dirs, spec_problems, stage};
 use crate::gpu::{self, NVIDIA_KIND};
 use crate::podman::Podman;
-use crate::state::write_atomic;
 use crate::{nvidia, ui};
 
 /// One device of `gpu list --json`.
@@ -47,7 +47,7 @@ pub async fn list(podman: &Podman, json: bool) -> Result<()> {
         render(&listed)
     };
     let mut out = std::io::stdout().lock();
-    super::logs::write_out(&mut out, text.as_bytes())?;
+    crate::ui::write_out(&mut out, text.as_bytes())?;
     out.flush().ok();
     Ok(())
 }
@@ -196,7 +196,7 @@ pub async fn setup(podman: &Podman, args: &GpuSetup) -> Result<()> {
     );
     if args.print {
         let mut out = std::io::stdout().lock();
-        super::logs::write_out(&mut out, text.as_bytes())?;
+        crate::ui::write_out(&mut out, text.as_bytes())?;
         return Ok(());
     }
 
@@ -253,7 +253,7 @@ pub async fn setup(podman: &Podman, args: &GpuSetup) -> Result<()> {
                     install_command(&staged, &target.path)
                 ));
             }
-            Err(e) => return Err(eyre!("cannot write {}: {e}", target.path.display())),
+            Err(e) => return Err(e.into()),
         }
     }
     if let Some((path, content)) = &target.dropin {
@@ -261,8 +261,7 @@ pub async fn setup(podman: &Podman, args: &GpuSetup) -> Result<()> {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            write_atomic(path, content.as_bytes(), 0o644)
-                .map_err(|e| eyre!("cannot write {}: {e}", path.display()))?;
+            write_atomic(path, content.as_bytes(), 0o644)?;
             ui::info(&format!(
                 "Wrote {} so podman reads {}; restart the podman service to load it (systemctl --user restart podman.socket podman.service)",
                 path.display(),

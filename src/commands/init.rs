@@ -1,6 +1,6 @@
 //! `mlenv init`: write a commented mlenv.toml from the given flags.
 
-use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::eyre::Result;
 
 use crate::config::{Config, Init};
 use crate::error::invalid;
@@ -14,8 +14,7 @@ pub fn run(_cfg: &Config, init: &Init) -> Result<()> {
         )));
     }
     // Not secret (env values never go in it), and the project's own file: 0644.
-    crate::state::write_atomic(&init.path, init.text.as_bytes(), 0o644)
-        .wrap_err_with(|| format!("cannot write {}", init.path.display()))?;
+    crate::fsx::write_atomic(&init.path, init.text.as_bytes(), 0o644)?;
     ui::success(&format!(
         "Wrote {}; `mlenv up` reads it",
         init.path.display()

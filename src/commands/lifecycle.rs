@@ -2,8 +2,8 @@
 
 use color_eyre::eyre::{Result, WrapErr};
 
-use super::not_created;
 use crate::config::Config;
+use crate::environment::not_created;
 use crate::podman::Podman;
 use crate::{state, ui};
 
@@ -36,7 +36,7 @@ pub async fn down(cfg: &Config, podman: &Podman) -> Result<()> {
         },
     }
     // Stopped on purpose stays stopped after a reboot.
-    if crate::autostart::disable(cfg)? {
+    if crate::autostart::disable(&cfg.project)? {
         ui::info("Autostart disabled until the next `mlenv up`");
     }
     Ok(())
@@ -45,11 +45,11 @@ pub async fn down(cfg: &Config, podman: &Podman) -> Result<()> {
 pub async fn restart(cfg: &Config, podman: &Podman) -> Result<()> {
     let name = &cfg.project.container;
     let Some(c) = podman.inspect(name).await? else {
-        return Err(not_created(cfg));
+        return Err(not_created(&cfg.project));
     };
     // A restart is a start: the container's GPUs must still resolve (a stale spec is healed).
-    if let Ok(settings) = super::up::recorded_settings(&c) {
-        super::up::check_recorded_gpus(podman, &settings).await?;
+    if let Ok(settings) = crate::environment::recorded_settings(&c) {
+        crate::environment::check_recorded_gpus(podman, &settings).await?;
     }
     let pb = ui::spinner(&format!("Restarting {name}"));
     let r = match crate::autostart::managing_unit(&c).filter(|_| c.state.running) {
@@ -86,7 +86,7 @@ pub async fn rm(cfg: &Config, podman: &Podman, force: bool) -> Result<()> {
         }
         None => ui::info(&format!("{name} does not exist")),
     }
-    if crate::autostart::remove(cfg)? {
+    if crate::autostart::remove(&cfg.project)? {
         ui::info("Removed its autostart unit");
     }
     drop(lock);

@@ -35,7 +35,7 @@ pub async fn run(podman: &Podman, json: bool) -> Result<()> {
         render(&envs)
     };
     let mut out = std::io::stdout().lock();
-    super::logs::write_out(&mut out, text.as_bytes())?;
+    crate::ui::write_out(&mut out, text.as_bytes())?;
     out.flush().ok();
     Ok(())
 }

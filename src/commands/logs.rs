@@ -1,16 +1,12 @@
 //! `mlenv logs`: the container's output, or mlenv's own debug log with `--mlenv`.
 
-use std::io::Write;
-
 use color_eyre::eyre::{Result, WrapErr};
-use futures_util::StreamExt;
-use podman_api::conn::TtyChunk;
-use podman_api::opts::ContainerLogsOpts;
 
-use super::not_created;
 use crate::config::Config;
-use crate::podman::Podman;
+use crate::environment::not_created;
+use crate::podman::{Output, Podman};
 use crate::state;
+use crate::ui::write_out;
 
 pub async fn run(cfg: &Config, podman: &Podman, follow: bool, mlenv: bool) -> Result<()> {
     if mlenv {
@@ -21,31 +17,12 @@ pub async fn run(cfg: &Config, podman: &Podman, follow: bool, mlenv: bool) -> Re
     }
     let name = &cfg.project.container;
     if podman.inspect(name).await?.is_none() {
-        return Err(not_created(cfg));
+        return Err(not_created(&cfg.project));
     }
-    let container = podman.api().containers().get(name.as_str());
-    let opts = ContainerLogsOpts::builder()
-        .stdout(true)
-        .stderr(true)
-        .follow(follow)
-        .build();
-    let mut stream = Box::pin(container.logs(&opts));
-    while let Some(chunk) = stream.next().await {
-        match chunk.map_err(|e| podman.explain(e))? {
-            TtyChunk::StdErr(b) => write_out(&mut std::io::stderr().lock(), &b)?,
-            TtyChunk::StdOut(b) => write_out(&mut std::io::stdout().lock(), &b)?,
-            TtyChunk::StdIn(_) => {}
-        }
-    }
-    Ok(())
-}
-
-/// Writes and flushes; a closed pipe (`mlenv logs | head`) ends quietly.
-pub fn write_out(w: &mut impl Write, bytes: &[u8]) -> Result<()> {
-    match w.write_all(bytes).and_then(|_| w.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            Err(crate::error::CommandExit(0).into())
-        }
-        r => r.wrap_err("cannot write output"),
-    }
+    podman
+        .logs(name, follow, |chunk| match chunk {
+            Output::Stderr(b) => write_out(&mut std::io::stderr().lock(), &b),
+            Output::Stdout(b) => write_out(&mut std::io::stdout().lock(), &b),
+        })
+        .await
 }

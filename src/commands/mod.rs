@@ -26,7 +26,7 @@ pub async fn validate(cfg: &mut Config) -> Result<()> {
     if let Action::Up(up) = &mut cfg.action {
         if let Some(wanted) = &up.gpus {
             let podman = Podman::new(&cfg.socket.path);
-            up.gpu_check = Some(up::check_gpus(&podman, Some(wanted)).await?);
+            up.gpu_check = Some(crate::environment::check_gpus(&podman, Some(wanted)).await?);
         }
     }
     Ok(())
@@ -53,13 +53,4 @@ pub async fn run(cfg: &Config) -> Result<()> {
         Action::Clean(clean) => clean::run(cfg, &podman, clean).await,
         Action::Export(export) => export::run(cfg, &podman, export).await,
     }
-}
-
-/// The error for a command that needs a container when there is none.
-pub fn not_created(cfg: &Config) -> color_eyre::eyre::Report {
-    color_eyre::eyre::eyre!(
-        "{} does not exist; create it with `mlenv up` in {}",
-        cfg.project.container,
-        cfg.project.dir.display()
-    )
 }

@@ -4,16 +4,14 @@
 //! URL, token: mode 0600), so a second call finds the running server and prints the same URL,
 //! and `status` lists servers with a TCP probe, no exec.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use color_eyre::eyre::{eyre, Result, WrapErr};
-use podman_api::opts::{ExecCreateOpts, ExecStartOpts};
-use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, ServerKind, ServerRequest};
+use crate::environment::servers::{answers, Running};
 use crate::error::invalid;
 use crate::podman::{Container, Podman};
 use crate::ui;
@@ -29,19 +27,6 @@ const NO_NEWS: &str =
 
 /// How long a server may take to answer after it was started.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// What mlenv started, kept in `<state>/servers/<kind>-<port>.json`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Running {
-    pub kind: String,
-    /// The container port the server listens on.
-    pub port: u16,
-    /// Where the host reaches it.
-    pub host: String,
-    pub host_port: u16,
-    /// The URL to open (with Jupyter's token).
-    pub url: String,
-}
 
 impl ServerKind {
     fn name(self) -> &'static str {
@@ -127,40 +112,6 @@ fn url(kind: ServerKind, host: &str, host_port: u16, token: Option<&str>) -> Str
     }
 }
 
-/// Whether something answers HTTP on `host:port` (any status line).
-pub fn answers(host: &str, port: u16) -> bool {
-    let Ok(addr) = format!("{host}:{port}")
-        .parse::<SocketAddr>()
-        .or_else(|_| format!("[{host}]:{port}").parse::<SocketAddr>())
-    else {
-        return false;
-    };
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if write!(s, "GET / HTTP/1.0\r\nHost: {host}:{port}\r\n\r\n").is_err() {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    s.read(&mut head)
-        .is_ok_and(|n| n >= 5 && head.starts_with(b"HTTP/"))
-}
-
-/// The servers mlenv started that still answer, for `status`.
-pub fn running(cfg: &Config) -> Vec<Running> {
-    let Ok(entries) = std::fs::read_dir(cfg.project.state_dir.join("servers")) else {
-        return vec![];
-    };
-    let mut out: Vec<Running> = entries
-        .flatten()
-        .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
-        .filter(|r: &Running| answers(&r.host, r.host_port))
-        .collect();
-    out.sort_by(|a, b| (&a.kind, a.port).cmp(&(&b.kind, b.port)));
-    out
-}
-
 pub async fn run(cfg: &Config, podman: &Podman, req: &ServerRequest) -> Result<()> {
     let kind = req.kind;
     let name = &cfg.project.container;
@@ -175,7 +126,7 @@ pub async fn run(cfg: &Config, podman: &Podman, req: &ServerRequest) -> Result<(
         return stop(podman, &c, kind, req.port, &file).await;
     }
     // A stopped container has no live bindings: its recorded settings say what it forwards.
-    let settings = super::up::recorded_settings(&c)?;
+    let settings = crate::environment::recorded_settings(&c)?;
     let recorded = settings
         .ports
         .iter()
@@ -191,7 +142,7 @@ pub async fn run(cfg: &Config, podman: &Podman, req: &ServerRequest) -> Result<(
     let c = if c.state.running {
         c
     } else {
-        super::up::start_stopped(podman, name, &settings).await?;
+        crate::environment::start_stopped(podman, name, &settings).await?;
         podman
             .inspect(name)
             .await?
@@ -222,13 +173,13 @@ pub async fn run(cfg: &Config, podman: &Podman, req: &ServerRequest) -> Result<(
     }
 
     let (program, requirement) = kind.program();
-    let (code, _, _) = super::exec::capture(
-        podman,
-        name,
-        &["sh".into(), "-c".into(), format!("command -v {program}")],
-    )
-    .await?;
-    if code != 0 {
+    let found = podman
+        .capture(
+            name,
+            &["sh".into(), "-c".into(), format!("command -v {program}")],
+        )
+        .await?;
+    if found.code != 0 {
         return Err(eyre!(
             "{} is not installed in {name}: add `{requirement}` to the project's requirements.txt and run `mlenv up`",
             kind.title()
@@ -295,7 +246,7 @@ pub async fn run(cfg: &Config, podman: &Podman, req: &ServerRequest) -> Result<(
 
 fn print_url(url: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    super::logs::write_out(&mut out, format!("{url}\n").as_bytes())?;
+    crate::ui::write_out(&mut out, format!("{url}\n").as_bytes())?;
     Ok(())
 }
 
@@ -327,8 +278,11 @@ fn save(file: &Path, r: &Running) -> Result<()> {
     if let Some(dir) = file.parent() {
         crate::state::create_private_dir(dir)?;
     }
-    crate::state::write_atomic(file, serde_json::to_string_pretty(r)?.as_bytes(), 0o600)
-        .wrap_err_with(|| format!("cannot write {}", file.display()))
+    Ok(crate::fsx::write_atomic(
+        file,
+        serde_json::to_string_pretty(r)?.as_bytes(),
+        0o600,
+    )?)
 }
 
 async fn start_detached(
@@ -339,32 +293,26 @@ async fn start_detached(
     workdir: &str,
 ) -> Result<()> {
     let argv = ["/bin/sh".to_string(), "-c".to_string(), script.to_string()];
-    let opts = ExecCreateOpts::builder()
-        .command(argv)
-        .working_dir(workdir)
-        .env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .build();
-    let exec = super::exec::create_session(podman, name, &opts).await?;
-    exec.start(&ExecStartOpts::builder().detach(true).build())
-        .await
-        .map_err(|e| podman.explain(e))?;
-    Ok(())
+    Ok(podman.exec_detached(name, &argv, env, workdir).await?)
 }
 
 /// Whether the server's process (its recorded pid) still runs in the container.
 async fn alive(podman: &Podman, name: &str, kind: ServerKind, port: u16) -> bool {
     let dir = runtime_dir(kind, port);
     let probe = format!("[ -s {dir}/pid ] || exit 0; kill -0 \"$(cat {dir}/pid)\" 2>/dev/null");
-    match super::exec::capture(podman, name, &["sh".into(), "-c".into(), probe]).await {
-        Ok((code, _, _)) => code == 0,
+    match podman
+        .capture(name, &["sh".into(), "-c".into(), probe])
+        .await
+    {
+        Ok(o) => o.code == 0,
         Err(_) => true,
     }
 }
 
 async fn server_log(podman: &Podman, name: &str, kind: ServerKind, port: u16) -> String {
     let cmd = format!("tail -n 20 {}/log 2>&1", runtime_dir(kind, port));
-    match super::exec::capture(podman, name, &["sh".into(), "-c".into(), cmd]).await {
-        Ok((_, out, _)) => String::from_utf8_lossy(&out).into_owned(),
+    match podman.capture(name, &["sh".into(), "-c".into(), cmd]).await {
+        Ok(o) => String::from_utf8_lossy(&o.stdout).into_owned(),
         Err(e) => format!("(cannot read it: {e})"),
     }
 }
@@ -384,8 +332,10 @@ async fn stop(
             "[ -s {dir}/pid ] || exit 3; p=$(cat {dir}/pid); kill -TERM \"$p\" 2>/dev/null || exit 3; \
              for i in $(seq 100); do kill -0 \"$p\" 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL \"$p\""
         );
-        let (code, _, _) =
-            super::exec::capture(podman, name, &["sh".into(), "-c".into(), script]).await?;
+        let code = podman
+            .capture(name, &["sh".into(), "-c".into(), script])
+            .await?
+            .code;
         let _ = std::fs::remove_file(file);
         if code == 3 {
             ui::info(&format!("{} is not running", kind.title()));

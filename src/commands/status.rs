@@ -5,8 +5,8 @@ use std::io::Write;
 use color_eyre::eyre::Result;
 use serde::Serialize;
 
-use super::up::recorded_settings;
 use crate::config::Config;
+use crate::environment::recorded_settings;
 use crate::podman::{Container, Podman};
 use crate::settings::{show_cpus, show_memory, Settings};
 
@@ -39,7 +39,7 @@ pub struct Status {
     /// The systemd user unit that brings the environment back after a reboot.
     pub autostart: Autostart,
     /// Servers `mlenv jupyter` / `mlenv tensorboard` started that answer now.
-    pub servers: Vec<super::server::Running>,
+    pub servers: Vec<crate::environment::servers::Running>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settings: Option<Settings>,
 }
@@ -104,9 +104,9 @@ pub async fn run(cfg: &Config, podman: &Podman, json: bool) -> Result<()> {
         .map_or(0, |d| d.as_secs() as i64);
     let mut status = build(cfg, container.as_ref(), now)?;
     if status.running {
-        status.servers = super::server::running(cfg);
+        status.servers = crate::environment::servers::running(&cfg.project.state_dir);
     }
-    if let Some((unit, enabled)) = crate::autostart::installed(cfg) {
+    if let Some((unit, enabled)) = crate::autostart::installed(&cfg.project) {
         status.autostart.enabled = enabled;
         status.autostart.unit = Some(unit);
         // Only for an environment that is not running: the warm path asks no systemctl.
@@ -116,7 +116,7 @@ pub async fn run(cfg: &Config, podman: &Podman, json: bool) -> Result<()> {
     }
     if container.is_none() {
         status.autostart.settings_kept =
-            super::up::kept_settings(&cfg.project.state_dir).is_ok_and(|k| k.is_some());
+            crate::environment::kept_settings(&cfg.project.state_dir).is_ok_and(|k| k.is_some());
     }
     if status.running && !status.gpus.is_empty() {
         match gpu_usage(podman, &cfg.project.container).await {
@@ -130,7 +130,7 @@ pub async fn run(cfg: &Config, podman: &Podman, json: bool) -> Result<()> {
     } else {
         render(&status)
     };
-    super::logs::write_out(&mut out, text.as_bytes())?;
+    crate::ui::write_out(&mut out, text.as_bytes())?;
     out.flush().ok();
     Ok(())
 }
@@ -190,7 +190,12 @@ fn build(cfg: &Config, c: Option<&Container>, now: i64) -> Result<Status> {
 /// Asks nvidia-smi inside the container: it sees exactly the GPUs attached to it.
 async fn gpu_usage(podman: &Podman, name: &str) -> Result<Vec<GpuUsage>, String> {
     let argv: Vec<String> = NVIDIA_SMI_QUERY.iter().map(|s| s.to_string()).collect();
-    let (code, out, err) = super::exec::capture(podman, name, &argv)
+    let crate::podman::ExecOutcome {
+        code,
+        stdout: out,
+        stderr: err,
+    } = podman
+        .capture(name, &argv)
         .await
         .map_err(|e| format!("cannot run nvidia-smi in {name}: {e}"))?;
     if code != 0 {

@@ -1,26 +1,25 @@
 //! `mlenv up`: create the container if absent, start it if stopped, nothing if it runs.
 
 use std::path::Path;
-use std::time::Duration;
 
 use color_eyre::eyre::{eyre, Result, WrapErr};
 
 use crate::config::{self, Config, Up};
-use crate::create::{
-    create_body, profile_script, python_dir, ImageFacts, UserMode, PROFILE_SCRIPT,
-};
+use crate::create::{profile_script, python_dir, PROFILE_SCRIPT};
 use crate::envfile::EnvFile;
-use crate::error::{invalid, Exit, EXIT_DRIFT};
+use crate::environment::{
+    body_for, check_gpus, check_recorded_gpus, ensure_image, keep_settings, kept_settings, names,
+    recorded_settings, run_logged, show_access, start, start_stopped,
+};
+use crate::error::{Exit, EXIT_DRIFT};
 use crate::podman::{Container, Podman};
-use crate::settings::{differences, merge, show_ports, Difference, Settings, LABEL_SETTINGS};
-use crate::{autostart, gpu, state, ui};
-
-/// After this long a start gets a word on why it may take minutes (the keep-id copy).
-const SLOW_START_HINT: Duration = Duration::from_secs(3);
+use crate::requirements::{pip_environment, REQUIREMENTS_RECORD};
+use crate::settings::{differences, merge, show_ports, Difference, Settings};
+use crate::{autostart, state, ui};
 
 pub async fn run(cfg: &Config, up: &Up, podman: &Podman) -> Result<()> {
     if let Some(wanted) = up.autostart {
-        autostart::set_wanted(cfg, wanted)?;
+        autostart::set_wanted(&cfg.project, wanted)?;
     }
     let (image_id, lock) = bring_up(cfg, up, podman).await?;
     // The warm path writes nothing; every other `up` keeps the settings the container now
@@ -28,41 +27,21 @@ pub async fn run(cfg: &Config, up: &Up, podman: &Podman) -> Result<()> {
     if lock.is_some() || up.autostart == Some(true) {
         if let Some(c) = podman.inspect(&cfg.project.container).await? {
             let settings = recorded_settings(&c)?;
-            keep_settings(cfg, &settings)?;
-            if let Err(e) = autostart::install(cfg, podman, &settings, up.env.as_ref()).await {
+            keep_settings(&cfg.project.state_dir, &settings)?;
+            if let Err(e) = autostart::install(
+                &cfg.project,
+                cfg.unit_flavour,
+                podman,
+                &settings,
+                up.env.as_ref(),
+            )
+            .await
+            {
                 ui::warn(&format!("The autostart unit was not written: {e:#}"));
             }
         }
     }
     install_requirements(cfg, up, podman, &image_id, lock).await
-}
-
-/// In the project's state dir: the settings of the environment's container, kept beside
-/// its label. Whatever removes the container behind mlenv's back (an autostart unit whose
-/// `podman run --replace` fails at boot, quadlet's `--rm` after a stop, a `podman rm`),
-/// `up` brings the same environment back from here; `mlenv rm` removes it.
-const KEPT_SETTINGS: &str = "settings.json";
-
-fn keep_settings(cfg: &Config, settings: &Settings) -> Result<()> {
-    let path = cfg.project.state_dir.join(KEPT_SETTINGS);
-    let json = serde_json::to_vec(settings).expect("settings serialise");
-    if std::fs::read(&path).ok().as_deref() == Some(json.as_slice()) {
-        return Ok(());
-    }
-    state::write_atomic(&path, &json, 0o600)
-        .wrap_err_with(|| format!("cannot write {}", path.display()))
-}
-
-/// The settings [`keep_settings`] kept, if any.
-pub fn kept_settings(state_dir: &Path) -> Result<Option<Settings>> {
-    let path = state_dir.join(KEPT_SETTINGS);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .wrap_err_with(|| format!("cannot read {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).wrap_err_with(|| format!("cannot read {}", path.display())),
-    }
 }
 
 /// Makes the container run; returns its image's ID, and the project lock when this run had
@@ -209,7 +188,7 @@ async fn install_requirements(
         .collect();
     let env = pip_environment(|k| std::env::var(k).ok());
     tracing::debug!(passed = ?env.iter().map(|(k, _)| k).collect::<Vec<_>>(), "pip environment");
-    let code = crate::commands::exec::run_logged(
+    let code = run_logged(
         podman,
         &cfg.project.container,
         &argv,
@@ -228,33 +207,9 @@ async fn install_requirements(
     Ok(())
 }
 
-/// Name of the record of the last successful install, beside the installed packages.
-pub const REQUIREMENTS_RECORD: &str = ".mlenv-requirements";
-
 fn write_record(record: &Path, key: &str, file: &Path) -> Result<()> {
     let text = format!("{key}\n{}\n", file.display());
-    state::write_atomic(record, text.as_bytes(), 0o644)
-        .wrap_err_with(|| format!("cannot write {}", record.display()))
-}
-
-/// Proxy and index settings HPC sites need, taken from the caller's environment as set;
-/// nothing is invented. Values may hold credentials: they go to the exec request only.
-pub fn pip_environment(get: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
-    const PASSED: [&str; 9] = [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-        "PIP_INDEX_URL",
-        "PIP_EXTRA_INDEX_URL",
-        "PIP_TRUSTED_HOST",
-    ];
-    PASSED
-        .iter()
-        .filter_map(|k| Some((k.to_string(), get(k)?)))
-        .collect()
+    Ok(crate::fsx::write_atomic(record, text.as_bytes(), 0o644)?)
 }
 
 /// Replaces the container with one made from the merged settings. The old one is stopped
@@ -344,7 +299,7 @@ async fn restore_set_aside(podman: &Podman, name: &str) -> Result<Option<Contain
         "Restoring {name} from {aside}, left by an interrupted --recreate"
     ));
     podman.rename(&aside, name).await?;
-    podman.inspect(name).await
+    Ok(podman.inspect(name).await?)
 }
 
 /// A set-aside container left by a `--recreate` that was interrupted.
@@ -363,19 +318,6 @@ fn digest_key(cfg: &Config) -> Result<Vec<u8>> {
         .parent()
         .ok_or_else(|| eyre!("state dir has no parent"))?;
     state::digest_key(root)
-}
-
-/// The settings an existing container was created with, from its label.
-pub fn recorded_settings(c: &Container) -> Result<Settings> {
-    let raw = c.label(LABEL_SETTINGS).ok_or_else(|| {
-        eyre!(
-            "a container named {} exists but was not created by mlenv; remove it with `podman rm -f {}` or run mlenv from another folder",
-            c.name,
-            c.name
-        )
-    })?;
-    serde_json::from_str(raw)
-        .wrap_err_with(|| format!("cannot read the {LABEL_SETTINGS} label of {}", c.name))
 }
 
 fn refuse_drift(cfg: &Config, diffs: &[Difference]) -> Result<()> {
@@ -408,57 +350,6 @@ fn rerun_command() -> String {
     shown.join(" ")
 }
 
-/// Resolves GPUs against the specs the installed podman reads (see [`gpu::preflight`]),
-/// saying what was chosen or healed. Failures are bad input: nothing was created or started.
-pub async fn check_gpus(
-    podman: &Podman,
-    wanted: Option<&[cdi::QualifiedName]>,
-) -> Result<gpu::preflight::Resolved> {
-    let rules = gpu::installed(podman).await?;
-    let resolved = gpu::preflight::resolve(wanted, &rules, true).map_err(invalid)?;
-    for note in &resolved.notes {
-        ui::info(note);
-    }
-    tracing::debug!(names = ?resolved.names, devices = ?resolved.devices, "GPUs resolved");
-    Ok(resolved)
-}
-
-fn names(names: &[cdi::QualifiedName]) -> Vec<String> {
-    names.iter().map(|n| n.to_string()).collect()
-}
-
-/// [`check_gpus`] for the CDI names recorded in a container's settings.
-pub async fn check_recorded_gpus(
-    podman: &Podman,
-    settings: &Settings,
-) -> Result<gpu::preflight::Resolved> {
-    if settings.gpus.is_empty() {
-        return Ok(Default::default());
-    }
-    check_gpus(podman, Some(&parse_names(&settings.gpus)?)).await
-}
-
-/// Starts an existing, stopped container. Its CDI names resolve again at this start: a
-/// spec that went stale (a driver upgrade) is caught, and healed, here.
-pub async fn start_stopped(podman: &Podman, name: &str, settings: &Settings) -> Result<()> {
-    check_recorded_gpus(podman, settings).await?;
-    start(podman, name).await?;
-    ui::success(&format!("Started {name}"));
-    show_access(settings);
-    Ok(())
-}
-
-/// The CDI names recorded in a container's settings.
-fn parse_names(recorded: &[String]) -> Result<Vec<cdi::QualifiedName>> {
-    recorded
-        .iter()
-        .map(|n| {
-            n.parse()
-                .map_err(|e| eyre!("the recorded GPU {n:?} is not a CDI name: {e}"))
-        })
-        .collect()
-}
-
 async fn create_and_start(
     cfg: &Config,
     podman: &Podman,
@@ -470,7 +361,7 @@ async fn create_and_start(
     ensure_image(podman, &settings.image).await?;
     let info = podman.info().await?;
     tracing::debug!(version = %info.version, rootless = info.rootless, "podman service");
-    let (body, facts) = body_for(cfg, podman, &info, settings, devices, env).await?;
+    let (body, facts) = body_for(&cfg.project, podman, &info, settings, devices, env).await?;
     // Bind-mount sources must exist; they are the caller's, so keep-id can write them.
     for dir in [
         python_dir(&cfg.project, &facts.id),
@@ -494,6 +385,11 @@ async fn create_and_start(
         .create(&body)
         .await
         .wrap_err_with(|| format!("podman could not create {name}"))?;
+    if created.removed_leftover {
+        ui::info(&format!(
+            "Removed a leftover of {name} that podman never finished creating"
+        ));
+    }
     tracing::debug!(id = %created.id, "created");
     for w in created.warnings.iter().flatten() {
         ui::warn(&format!("podman: {w}"));
@@ -509,111 +405,4 @@ async fn create_and_start(
     ui::success(&format!("Created and started {name}"));
     show_access(settings);
     Ok(facts.id)
-}
-
-/// The create body for `settings`, as `up` sends it and as the autostart unit reproduces it.
-pub async fn body_for(
-    cfg: &Config,
-    podman: &Podman,
-    info: &crate::podman::ServiceInfo,
-    settings: &Settings,
-    devices: &[String],
-    env: Option<&EnvFile>,
-) -> Result<(crate::podman::CreateBody, ImageFacts)> {
-    let image = podman.image(&settings.image).await?;
-    let facts = ImageFacts {
-        path: image.env("PATH").map(str::to_string),
-        id: image.id,
-    };
-    let user = UserMode::choose(
-        settings.user_mapping,
-        info.rootless,
-        nix::unistd::getuid().as_raw(),
-        nix::unistd::getgid().as_raw(),
-    );
-    let mut body = create_body(
-        &cfg.project,
-        cfg.project.dir_str()?,
-        settings,
-        env,
-        user,
-        &facts,
-    );
-    // The label records the names asked for; podman gets them resolved (`amd.com/gpu=all`
-    // expanded where the spec has no `all` device).
-    body.devices = devices
-        .iter()
-        .map(|d| crate::podman::Device { path: d.clone() })
-        .collect();
-    Ok((body, facts))
-}
-
-async fn start(podman: &Podman, name: &str) -> Result<()> {
-    let pb = ui::spinner(&format!("Starting {name}"));
-    let fut = podman.start(name);
-    tokio::pin!(fut);
-    let result = tokio::select! {
-        r = &mut fut => r,
-        _ = tokio::time::sleep(SLOW_START_HINT) => {
-            pb.set_message(format!(
-                "Starting {name}: the first start of an image with your user mapped in makes \
-                 an ID-mapped copy of it, which takes minutes for a large image"
-            ));
-            fut.await
-        }
-    };
-    pb.finish_and_clear();
-    result.wrap_err_with(|| format!("podman could not start {name}"))
-}
-
-async fn ensure_image(podman: &Podman, image: &str) -> Result<()> {
-    if podman.image_exists(image).await? {
-        return Ok(());
-    }
-    let pb = ui::bytes_bar(&format!("Pulling {image}"));
-    let mut last_logged = 0usize;
-    let result = podman
-        .pull(image, |p| {
-            pb.set_length(p.total);
-            pb.set_position(p.current);
-            if p.layers_done != last_logged {
-                last_logged = p.layers_done;
-                tracing::debug!(
-                    "pull {image}: {}/{} layers, {}/{} bytes",
-                    p.layers_done,
-                    p.layers,
-                    p.current,
-                    p.total
-                );
-            }
-        })
-        .await;
-    pb.finish_and_clear();
-    result.wrap_err_with(|| format!("cannot pull {image}"))?;
-    ui::success(&format!("Pulled {image}"));
-    Ok(())
-}
-
-fn show_access(settings: &Settings) {
-    for p in &settings.ports {
-        ui::info(&format!("Forwarding {p}"));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pip_gets_only_the_variables_that_are_set() {
-        let env = pip_environment(|k| match k {
-            "HTTPS_PROXY" => Some("http://u:pw@proxy:3128".into()),
-            "no_proxy" => Some("localhost".into()),
-            "PIP_INDEX_URL" => Some("https://pypi.example/simple".into()),
-            "HOME" => Some("/home/u".into()),
-            _ => None,
-        });
-        let keys: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["HTTPS_PROXY", "no_proxy", "PIP_INDEX_URL"]);
-    }
 }

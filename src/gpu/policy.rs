@@ -152,14 +152,10 @@ pub fn configured_for_user() -> Option<Vec<PathBuf>> {
     configured_spec_dirs(&files)
 }
 
-/// `$XDG_CONFIG_HOME`, else `$HOME/.config`.
+/// `$XDG_CONFIG_HOME`, else `$HOME/.config` ([`crate::dirs`]); `/.config` with neither,
+/// where nothing of the user's is found, as podman itself ends up.
 pub fn config_home() -> PathBuf {
-    std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into())).join(".config")
-        })
+    crate::dirs::base(crate::dirs::Base::Config).unwrap_or_else(|| "/.config".into())
 }
 
 /// A containers.conf drop-in that adds `dir` to the directories podman (5.5+) reads, after

@@ -243,7 +243,7 @@ fn regenerate(p: &Problem, podman: &PodmanCdi) -> Result<String, String> {
             driver_version: driver.version.clone(),
         },
     );
-    match crate::state::write_atomic(&p.path, text.as_bytes(), 0o644) {
+    match crate::fsx::write_atomic(&p.path, text.as_bytes(), 0o644) {
         Ok(()) => Ok(format!(
             "Regenerated the stale CDI spec {} (driver {} -> {})",
             p.path.display(),
@@ -262,7 +262,7 @@ fn regenerate(p: &Problem, podman: &PodmanCdi) -> Result<String, String> {
                 install_command(&staged, &p.path)
             ))
         }
-        Err(e) => Err(format!("{}; cannot write the fresh one: {e}", stale())),
+        Err(e) => Err(format!("{}; the fresh one failed: {e}", stale())),
     }
 }
 
@@ -281,8 +281,7 @@ pub fn stage(target: &Path, text: &str) -> Result<PathBuf, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    crate::state::write_atomic(&staged, text.as_bytes(), 0o644)
-        .map_err(|e| format!("cannot write {}: {e}", staged.display()))?;
+    crate::fsx::write_atomic(&staged, text.as_bytes(), 0o644).map_err(|e| e.to_string())?;
     Ok(staged)
 }
 

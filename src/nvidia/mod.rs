@@ -5,7 +5,6 @@
 //!
 //! Everything reads below a root prefix ("/" on a real host), so tests run it on fixture
 //! trees (`tests/support/nvidia_tree.rs`).
-#![allow(dead_code)]
 
 mod discover;
 mod generate;
@@ -14,21 +13,14 @@ mod rootfs;
 mod spec_file;
 mod staleness;
 
-// The command layer (`mlenv gpu setup`) uses these.
-#[allow(unused_imports)]
-pub use discover::{
-    discover, running_version, DiscoverError, Driver, Gpu, HostFile, Library, Node, BINARIES,
-    CONTROL_NODES,
-};
-#[allow(unused_imports)]
-pub use generate::{generate, Generated, LibraryMode, LIB_DIR, MOUNT_OPTIONS};
-#[allow(unused_imports)]
-pub use spec_file::{parse, parse_header, render, Header};
-#[allow(unused_imports)]
-pub use staleness::{spec_driver_version, staleness};
+// What `mlenv gpu setup`, `doctor` and the GPU preflight use.
+pub use discover::{discover, running_version};
+pub use generate::generate;
+pub use spec_file::{parse_header, render, Header};
+pub use staleness::staleness;
 
 /// The CDI kind of the spec: what nvidia-ctk writes, and what `--gpu` names.
-pub const KIND: &str = crate::gpu::NVIDIA_KIND;
+pub const KIND: &str = "nvidia.com/gpu";
 
 #[cfg(test)]
 #[path = "../../tests/support/nvidia_tree.rs"]

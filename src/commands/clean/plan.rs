@@ -1,29 +1,12 @@
-//! `mlenv clean [--volumes] [--all] [--yes]`: remove what mlenv keeps for a project (its
-//! container, its state dir, its autostart unit; with `--volumes` its installed packages),
-//! never the project's own files.
-//!
-//! Three steps, so that bad input or an unreachable service never half-cleans: find what
-//! exists (one inspect per container, or one list call for `--all`), plan what goes with the
-//! pure [`plan`], and check every path of the plan with the pure [`is_ours`] before the first
-//! removal. mlenv makes no named podman volumes: the "volumes" are the bind-mounted host
-//! folders of [`crate::create`], the per-project data dir (installed packages, the
-//! requirements record, the profile snippet) and pip's download cache, which is shared by
-//! every project and so goes only with `--all --volumes`.
+//! The pure steps of `clean`: what goes and what stays ([`plan`]), and the check that every
+//! path of a plan is one of mlenv's own ([`is_ours`]) before anything is removed.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Component, Path, PathBuf};
 
-use color_eyre::eyre::{eyre, Result, WrapErr};
-
-use crate::config::{Clean, Config};
-use crate::error::Exit;
-use crate::podman::Podman;
-use crate::settings::LABEL_PROJECT;
-use crate::{autostart, project, state, ui};
+use color_eyre::eyre::{eyre, Result};
 
 /// The suffix `up --recreate` gives the container it sets aside while it makes the new one.
-const SET_ASIDE: &str = "-replaced";
+pub(super) const SET_ASIDE: &str = "-replaced";
 
 /// One thing `clean` removes (or keeps, without `--volumes`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +31,7 @@ impl Item {
         }
     }
 
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match self {
             Item::Container {
                 name,
@@ -103,7 +86,7 @@ impl Plan {
             .chain(&self.shared_remove)
     }
 
-    fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.removals().next().is_none()
     }
 }
@@ -218,7 +201,7 @@ fn canonical(path: &Path) -> PathBuf {
 }
 
 /// Refuses the whole plan if any path in it is not provably mlenv's.
-fn check(plan: &Plan, roots: &Roots) -> Result<()> {
+pub(super) fn check(plan: &Plan, roots: &Roots) -> Result<()> {
     let roots = Roots {
         trees: roots.trees.iter().map(|p| canonical(p)).collect(),
         unit_dirs: roots.unit_dirs.iter().map(|p| canonical(p)).collect(),
@@ -244,360 +227,6 @@ fn join(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn roots(cfg: &Config, projects: Vec<PathBuf>) -> Result<Roots> {
-    let mut trees = vec![project::state_root()?, project::data_root()?];
-    trees.extend(cfg.project.pip_cache.parent().map(Path::to_path_buf));
-    Ok(Roots {
-        trees,
-        unit_dirs: autostart::unit_dirs(),
-        projects,
-    })
-}
-
-fn present_dir(path: PathBuf) -> Option<PathBuf> {
-    std::fs::symlink_metadata(&path)
-        .is_ok_and(|m| m.is_dir())
-        .then_some(path)
-}
-
-fn present_units(name: &str) -> Vec<PathBuf> {
-    autostart::unit_files(name)
-        .into_iter()
-        .filter(|p| std::fs::symlink_metadata(p).is_ok())
-        .collect()
-}
-
-pub async fn run(cfg: &Config, podman: &Podman, clean: &Clean) -> Result<()> {
-    // `--yes` without `--all` is accepted and does nothing: a single project is never asked.
-    if clean.all {
-        all(cfg, podman, clean).await
-    } else {
-        one(cfg, podman, clean.volumes).await
-    }
-}
-
-/// What exists of this project's environment.
-async fn find_one(cfg: &Config, podman: &Podman) -> Result<Found> {
-    let name = &cfg.project.container;
-    let mut containers = Vec::new();
-    for n in [name.clone(), format!("{name}{SET_ASIDE}")] {
-        if let Some(c) = podman.inspect(&n).await? {
-            if c.label(LABEL_PROJECT).is_none() {
-                return Err(eyre!(
-                    "a container named {n} exists but was not created by mlenv; clean leaves it alone \
-                     (remove it with `podman rm -f {n}` if it is yours to remove); nothing was removed"
-                ));
-            }
-            containers.push((n, c.state.running));
-        }
-    }
-    Ok(Found {
-        name: name.clone(),
-        project: Some(cfg.project.dir.display().to_string()),
-        containers,
-        state_dir: present_dir(cfg.project.state_dir.clone()),
-        units: present_units(name),
-        data_dir: present_dir(cfg.project.data_dir.clone()),
-    })
-}
-
-async fn one(cfg: &Config, podman: &Podman, volumes: bool) -> Result<()> {
-    let pip_cache = present_dir(cfg.project.pip_cache.clone());
-    let roots = roots(cfg, vec![cfg.project.dir.clone()])?;
-    let dir = cfg.project.dir.display();
-    let planned = plan(
-        &[find_one(cfg, podman).await?],
-        pip_cache.as_deref(),
-        volumes,
-        false,
-    );
-    check(&planned, &roots)?;
-    if planned.is_empty() {
-        ui::info(&format!("nothing to clean for {dir}"));
-        explain_kept(&planned, false);
-        return Ok(());
-    }
-    // As `rm`: an `up` in flight finishes first. Taken only on a state dir that exists, so
-    // that taking it creates nothing; then what exists is found again under it.
-    let mut lock = match present_dir(cfg.project.state_dir.clone()) {
-        Some(d) => Some(state::lock_project(&d)?),
-        None => None,
-    };
-    let planned = plan(
-        &[find_one(cfg, podman).await?],
-        pip_cache.as_deref(),
-        volumes,
-        false,
-    );
-    check(&planned, &roots)?;
-    for group in &planned.groups {
-        execute(cfg, podman, &group.remove, lock.take()).await?;
-    }
-    explain_kept(&planned, false);
-    Ok(())
-}
-
-/// What exists of every environment of this user: the containers with mlenv's label (one
-/// list call), and the state dirs, data dirs and units left under mlenv's roots, whose
-/// container may be gone. Returns them with the project folders the containers name.
-async fn find_all(podman: &Podman) -> Result<(Vec<Found>, Vec<PathBuf>)> {
-    let mut by_name: BTreeMap<String, Found> = BTreeMap::new();
-    fn entry<'a>(map: &'a mut BTreeMap<String, Found>, name: &str) -> &'a mut Found {
-        map.entry(name.to_string()).or_insert_with(|| Found {
-            name: name.to_string(),
-            ..Found::default()
-        })
-    }
-    let mut projects = Vec::new();
-    for c in podman.list_labelled(LABEL_PROJECT).await? {
-        let Some(name) = c.names.first() else {
-            continue;
-        };
-        let project = c
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(LABEL_PROJECT))
-            .cloned();
-        let f = entry(&mut by_name, name.strip_suffix(SET_ASIDE).unwrap_or(name));
-        f.containers.push((name.clone(), c.state == "running"));
-        f.containers.sort();
-        if let Some(p) = project {
-            projects.push(PathBuf::from(&p));
-            if !name.ends_with(SET_ASIDE) || f.project.is_none() {
-                f.project = Some(p);
-            }
-        }
-    }
-    for (root, data) in [
-        (project::state_root()?, false),
-        (project::data_root()?, true),
-    ] {
-        for dir in environment_dirs(&root)? {
-            let name = dir.file_name().unwrap_or_default().to_string_lossy();
-            let f = entry(&mut by_name, &name);
-            if data {
-                f.data_dir = Some(dir);
-            } else {
-                f.state_dir = Some(dir);
-            }
-        }
-    }
-    for name in autostart::containers_with_units() {
-        entry(&mut by_name, &name).units = present_units(&name);
-    }
-    // A container that is gone leaves its project folder only in the state dir.
-    for f in by_name.values_mut() {
-        if f.project.is_none() {
-            f.project = f.state_dir.as_deref().and_then(state::recorded_project);
-            if let Some(p) = &f.project {
-                projects.push(PathBuf::from(p));
-            }
-        }
-    }
-    Ok((by_name.into_values().collect(), projects))
-}
-
-/// The per-environment folders (`mlenv-*`) directly in `root`.
-fn environment_dirs(root: &Path) -> Result<Vec<PathBuf>> {
-    let entries = match std::fs::read_dir(root) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).wrap_err_with(|| format!("cannot read {}", root.display())),
-    };
-    let mut dirs = Vec::new();
-    for e in entries {
-        let e = e.wrap_err_with(|| format!("cannot read {}", root.display()))?;
-        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
-        if is_dir && e.file_name().to_string_lossy().starts_with("mlenv-") {
-            dirs.push(e.path());
-        }
-    }
-    dirs.sort();
-    Ok(dirs)
-}
-
-async fn all(cfg: &Config, podman: &Podman, clean: &Clean) -> Result<()> {
-    let (found, projects) = find_all(podman).await?;
-    let pip_cache = present_dir(cfg.project.pip_cache.clone());
-    let planned = plan(&found, pip_cache.as_deref(), clean.volumes, true);
-    check(&planned, &roots(cfg, projects)?)?;
-    if planned.is_empty() {
-        ui::info("nothing to clean");
-        explain_kept(&planned, true);
-        return Ok(());
-    }
-    if !clean.yes || !ui::is_quiet() {
-        eprint!("{}", listing(&planned));
-    }
-    if !clean.yes && !confirmed("Remove all of this? [y/N] ")? {
-        return Err(Exit {
-            code: 1,
-            message: "nothing removed".into(),
-        }
-        .into());
-    }
-    for group in &planned.groups {
-        if group.remove.is_empty() {
-            continue;
-        }
-        // Each project's lock, as `rm` takes it, on a state dir that exists.
-        let lock = match group.remove.iter().find_map(|i| match i {
-            Item::StateDir(d) => Some(d),
-            _ => None,
-        }) {
-            Some(d) => Some(state::lock_project(d)?),
-            None => None,
-        };
-        execute(cfg, podman, &group.remove, lock).await?;
-    }
-    execute(cfg, podman, &planned.shared_remove, None).await?;
-    explain_kept(&planned, true);
-    Ok(())
-}
-
-/// What `--all` removes, project by project, and what it keeps.
-fn listing(plan: &Plan) -> String {
-    let mut out = String::from("mlenv clean --all removes:\n");
-    for g in plan.groups.iter().filter(|g| !g.remove.is_empty()) {
-        match &g.project {
-            Some(p) => out.push_str(&format!("  {p} ({})\n", g.name)),
-            None => out.push_str(&format!(
-                "  {} (project folder unknown: its container is gone and its state dir does not say)\n",
-                g.name
-            )),
-        }
-        for item in &g.remove {
-            out.push_str(&format!("    {}\n", item.describe()));
-        }
-    }
-    if !plan.shared_remove.is_empty() {
-        out.push_str("  shared by all projects\n");
-        for item in &plan.shared_remove {
-            out.push_str(&format!("    {}\n", item.describe()));
-        }
-    }
-    let kept: Vec<&Item> = plan
-        .groups
-        .iter()
-        .flat_map(|g| &g.kept)
-        .chain(&plan.shared_kept)
-        .collect();
-    if !kept.is_empty() {
-        out.push_str("and keeps (add --volumes to remove them too):\n");
-        for item in kept {
-            out.push_str(&format!("    {}\n", item.describe()));
-        }
-    }
-    out
-}
-
-/// Asks on stderr and reads one line from stdin: `y` or `yes` is a yes; anything else, or
-/// the end of input, a no.
-fn confirmed(question: &str) -> Result<bool> {
-    eprint!("{question}");
-    std::io::stderr().flush().ok();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .wrap_err("cannot read the answer from stdin")?;
-    // A piped answer is not echoed: end the question's line.
-    if !std::io::stdin().is_terminal() {
-        eprintln!();
-    }
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
-}
-
-/// Removes `items` in order, saying each. The project lock, when held, is let go just
-/// before the state dir it lives in goes, as `rm` does.
-async fn execute(
-    cfg: &Config,
-    podman: &Podman,
-    items: &[Item],
-    mut lock: Option<state::ProjectLock>,
-) -> Result<()> {
-    for item in items {
-        match item {
-            Item::Container { name, running } => {
-                if let Err(e) = podman.remove(name, true).await {
-                    // Gone meanwhile is what was wanted.
-                    if podman.inspect(name).await?.is_some() {
-                        return Err(e).wrap_err_with(|| format!("podman could not remove {name}"));
-                    }
-                }
-                if *running {
-                    ui::success(&format!(
-                        "Stopped and removed container {name} (it was running)"
-                    ));
-                } else {
-                    ui::success(&format!("Removed container {name}"));
-                }
-            }
-            Item::Unit(path) => {
-                let name = path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .ok_or_else(|| eyre!("unit file {} has no name", path.display()))?;
-                // One call removes the environment's unit files together (and reloads once).
-                autostart::remove_units_of(cfg, name)?;
-                ui::success(&format!("Removed {}", item.describe()));
-            }
-            Item::StateDir(path) => {
-                drop(lock.take());
-                remove_dir(path)?;
-                ui::success(&format!("Removed {}", item.describe()));
-            }
-            Item::Packages(path) | Item::PipCache(path) => {
-                remove_dir(path)?;
-                ui::success(&format!("Removed {}", item.describe()));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn remove_dir(path: &Path) -> Result<()> {
-    match std::fs::remove_dir_all(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(eyre!(
-            "cannot remove {}: {e}; files a container wrote as another user belong to one of your \
-             subordinate uids: remove them with `podman unshare rm -rf {}`",
-            path.display(),
-            path.display()
-        )),
-        Err(e) => Err(eyre!("cannot remove {}: {e}", path.display())),
-    }
-}
-
-/// Says what stays, and the command that removes it.
-fn explain_kept(plan: &Plan, all: bool) {
-    let again = if all {
-        "mlenv clean --all --volumes"
-    } else {
-        "mlenv clean --volumes"
-    };
-    for item in plan.groups.iter().flat_map(|g| &g.kept) {
-        if let Item::Packages(p) = item {
-            ui::info(&format!(
-                "Kept installed packages {} (remove them with `{again}`)",
-                p.display()
-            ));
-        }
-    }
-    for item in &plan.shared_kept {
-        if let Item::PipCache(p) = item {
-            ui::info(&format!(
-                "Kept pip's download cache {}, shared by all your projects (remove it with `mlenv clean --all --volumes`)",
-                p.display()
-            ));
-        }
-    }
 }
 
 #[cfg(test)]
@@ -849,36 +478,5 @@ mod tests {
             ..env("mlenv-c")
         };
         assert!(check(&plan(&[via_link], None, false, false), &linked).is_err());
-    }
-
-    #[test]
-    fn listing_groups_by_project() {
-        let found = [
-            Found {
-                containers: vec![("mlenv-a".into(), true)],
-                state_dir: Some(p("/s/mlenv-a")),
-                data_dir: Some(p("/d/mlenv-a")),
-                ..env("mlenv-a")
-            },
-            Found {
-                name: "mlenv-b".into(),
-                state_dir: Some(p("/s/mlenv-b")),
-                ..Found::default()
-            },
-        ];
-        let text = listing(&plan(&found, Some(Path::new("/c/pip")), false, true));
-        assert_eq!(
-            text,
-            "mlenv clean --all removes:
-  /home/u/mlenv-a (mlenv-a)
-    container mlenv-a (running: it is stopped first)
-    state and logs /s/mlenv-a
-  mlenv-b (project folder unknown: its container is gone and its state dir does not say)
-    state and logs /s/mlenv-b
-and keeps (add --volumes to remove them too):
-    installed packages /d/mlenv-a
-    pip download cache /c/pip
-"
-        );
     }
 }

@@ -1,0 +1,106 @@
+//! Storage: the driver, and room for the image.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use super::{gib, Check, Level, GIB};
+
+/// vfs has no copy-on-write: every container is a full copy of its image.
+pub fn storage_driver(driver: &str, graph_root: &str) -> Check {
+    const NAME: &str = "storage driver";
+    let facts = json!({ "driver": driver, "graph_root": graph_root });
+    match driver {
+        "vfs" => Check::new(
+            NAME,
+            Level::Warn,
+            "vfs: every container is a full copy of its image (tens of GB for an NGC image), and creating one is slow",
+        )
+        .fix("use overlay: set driver = \"overlay\" under [storage] in ~/.config/containers/storage.conf (kernel 5.13 or later; else install fuse-overlayfs), then podman system reset, which deletes all your images and containers")
+        .facts(facts),
+        "" => Check::new(NAME, Level::Warn, "podman did not name its storage driver").facts(facts),
+        other => Check::new(NAME, Level::Ok, format!("{other} (copy-on-write)")).facts(facts),
+    }
+}
+
+/// What an NGC PyTorch image takes once pulled and unpacked: about 20 GB. The registry
+/// does not say before a pull, so doctor assumes it (and a smaller figure for other images).
+pub const NGC_IMAGE_ESTIMATE: u64 = 20 * GIB;
+/// The assumed size of an image that is not an NGC one.
+pub const OTHER_IMAGE_ESTIMATE: u64 = 4 * GIB;
+
+pub fn image_estimate(image: &str) -> u64 {
+    if image.starts_with("nvcr.io/") {
+        NGC_IMAGE_ESTIMATE
+    } else {
+        OTHER_IMAGE_ESTIMATE
+    }
+}
+
+/// Space in podman's storage for the image (`local_size` when it is already pulled) and the
+/// ID-mapped copy of it the first keep-id container makes.
+pub fn free_space(
+    graph_root: &Path,
+    available: u64,
+    image: &str,
+    local_size: Option<u64>,
+) -> Check {
+    const NAME: &str = "free space";
+    let facts = |needed: u64| {
+        json!({
+            "graph_root": graph_root,
+            "available_bytes": available,
+            "needed_bytes": needed,
+            "image": image,
+            "image_present": local_size.is_some(),
+        })
+    };
+    let free = format!("{} free in {}", gib(available), graph_root.display());
+    let fix = format!(
+        "free space in {} (podman image prune removes unused images) or move podman's storage (graphroot in ~/.config/containers/storage.conf)",
+        graph_root.display()
+    );
+    if let Some(size) = local_size {
+        let facts = facts(size);
+        if available < size {
+            return Check::new(
+                NAME,
+                Level::Warn,
+                format!(
+                    "{free}; {image} is pulled ({}), but the ID-mapped copy the first container makes of it may not fit",
+                    gib(size)
+                ),
+            )
+            .fix(fix)
+            .facts(facts);
+        }
+        return Check::new(
+            NAME,
+            Level::Ok,
+            format!("{free}; {image} is already pulled ({})", gib(size)),
+        )
+        .facts(facts);
+    }
+    let needed = image_estimate(image);
+    let assumed = format!(
+        "{image} is not pulled yet; assuming it takes about {} (the size is known only after the pull)",
+        gib(needed)
+    );
+    if available < needed {
+        Check::new(NAME, Level::Fail, format!("{free}: too little; {assumed}"))
+            .fix(fix)
+            .facts(facts(needed))
+    } else if available < 2 * needed {
+        Check::new(
+            NAME,
+            Level::Warn,
+            format!(
+                "{free}: tight; {assumed}, and the first container makes an ID-mapped copy of it"
+            ),
+        )
+        .fix(fix)
+        .facts(facts(2 * needed))
+    } else {
+        Check::new(NAME, Level::Ok, format!("{free}; {assumed}")).facts(facts(2 * needed))
+    }
+}

@@ -1,0 +1,90 @@
+//! Where mlenv keeps things: the XDG base directories, resolved one way for every caller.
+//!
+//! The order, as the XDG base directory spec gives it: the variable (`XDG_CONFIG_HOME`,
+//! `XDG_STATE_HOME`, `XDG_DATA_HOME`, `XDG_CACHE_HOME`) when it is set and not empty, else
+//! `$HOME` joined with the spec's default, else nothing. What nothing means is the caller's
+//! to say: an error for a dir mlenv must write, a skip for a file it only reads.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    Config,
+    State,
+    Data,
+    Cache,
+}
+
+impl Base {
+    /// The variable and the default below `$HOME`.
+    pub fn var_and_default(self) -> (&'static str, &'static str) {
+        match self {
+            Base::Config => ("XDG_CONFIG_HOME", ".config"),
+            Base::State => ("XDG_STATE_HOME", ".local/state"),
+            Base::Data => ("XDG_DATA_HOME", ".local/share"),
+            Base::Cache => ("XDG_CACHE_HOME", ".cache"),
+        }
+    }
+}
+
+/// The base directory from the process environment.
+pub fn base(which: Base) -> Option<PathBuf> {
+    resolve(which, |k| std::env::var_os(k))
+}
+
+/// The base directory `which` given the environment `get`: the pure rule.
+pub fn resolve(which: Base, get: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let (var, default) = which.var_and_default();
+    let set = |k: &str| get(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    set(var).or_else(|| Some(set("HOME")?.join(default)))
+}
+
+/// mlenv's own dir below base `which`, or an error naming what to set.
+pub fn mlenv_dir(which: Base) -> Result<PathBuf, String> {
+    let (var, _) = which.var_and_default();
+    base(which)
+        .map(|b| b.join("mlenv"))
+        .ok_or_else(|| format!("neither {var} nor HOME is set; set one of them"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        type Env = &'static [(&'static str, &'static str)];
+        let cases: [(Base, Env, Option<&str>); 6] = [
+            (
+                Base::Config,
+                &[("XDG_CONFIG_HOME", "/x"), ("HOME", "/h")],
+                Some("/x"),
+            ),
+            (
+                Base::Config,
+                &[("XDG_CONFIG_HOME", ""), ("HOME", "/h")],
+                Some("/h/.config"),
+            ),
+            (Base::State, &[("HOME", "/h")], Some("/h/.local/state")),
+            (Base::Data, &[("HOME", "/h")], Some("/h/.local/share")),
+            (Base::Cache, &[("XDG_CACHE_HOME", "/c")], Some("/c")),
+            (Base::Cache, &[("HOME", "")], None),
+        ];
+        for (which, pairs, want) in cases {
+            assert_eq!(
+                resolve(which, env(pairs)),
+                want.map(PathBuf::from),
+                "{which:?} {pairs:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Commands mlenv runs in an environment for itself whose output is progress (installs):
+//! shown on stderr, copied to the debug log, a Ctrl-C passed on to the command.
+
+use color_eyre::eyre::{Result, WrapErr};
+
+use crate::error::{Exit, EXIT_INTERRUPTED};
+use crate::podman::{ExecSpec, Output, Podman};
+use crate::ui::write_out;
+
+/// Runs `argv` in the container without a TTY or stdin, showing its output on stderr when
+/// `show` (mlenv's own stdout stays clean) and copying it to the debug log either way.
+/// Returns the command's exit code.
+pub async fn run_logged(
+    podman: &Podman,
+    name: &str,
+    argv: &[String],
+    env: &[(String, String)],
+    workdir: &str,
+    show: bool,
+) -> Result<i64> {
+    let spec = ExecSpec {
+        argv,
+        env,
+        workdir: Some(workdir),
+        output: true,
+        ..Default::default()
+    };
+    // Registered before the process starts, so a Ctrl-C at any moment is ours to pass on.
+    let mut interrupted = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .wrap_err("cannot watch for Ctrl-C")?;
+    let session = podman.exec_create(name, &spec).await?;
+    let (mut output, _input) = session.start(false, None).await?;
+    let pid = session.pid().await;
+    let mut partial = String::new();
+    loop {
+        let chunk = tokio::select! {
+            chunk = output.next() => match chunk {
+                Some(chunk) => chunk?,
+                None => break,
+            },
+            _ = interrupted.recv() => {
+                // The exec'd process would go on without us, and race the retry of the
+                // next `up`: pass the Ctrl-C on to it.
+                if let Some(pid) = pid.filter(|p| runs(*p, &argv[0])) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid as i32),
+                        nix::sys::signal::Signal::SIGINT,
+                    );
+                }
+                return Err(Exit {
+                    code: EXIT_INTERRUPTED,
+                    message: format!("Interrupted: stopped {}", argv.join(" ")),
+                }
+                .into());
+            }
+        };
+        let (Output::Stdout(bytes) | Output::Stderr(bytes)) = chunk;
+        if show {
+            write_out(&mut std::io::stderr().lock(), &bytes)?;
+        }
+        partial.push_str(&String::from_utf8_lossy(&bytes));
+        while let Some(nl) = partial.find('\n') {
+            let line: String = partial.drain(..=nl).collect();
+            tracing::debug!(target: "mlenv::exec", "{}", line.trim_end());
+        }
+    }
+    if !partial.is_empty() {
+        tracing::debug!(target: "mlenv::exec", "{}", partial.trim_end());
+    }
+    Ok(session.exit_code().await?)
+}
+
+/// Whether host process `pid` is still `program` (podman reports the exec's host PID; this
+/// guards against signalling a process that took the number since).
+fn runs(pid: i64, program: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| c.split(|b| *b == 0).next() == Some(program.as_bytes()))
+        .unwrap_or(false)
+}

@@ -1,0 +1,76 @@
+//! Starting an environment's container: the image it needs, the start itself (with a word
+//! on the slow first keep-id start), and what the user is told.
+
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr};
+
+use super::check_recorded_gpus;
+use crate::podman::Podman;
+use crate::settings::Settings;
+use crate::ui;
+
+/// After this long a start gets a word on why it may take minutes (the keep-id copy).
+const SLOW_START_HINT: Duration = Duration::from_secs(3);
+
+/// Starts an existing, stopped container. Its CDI names resolve again at this start: a
+/// spec that went stale (a driver upgrade) is caught, and healed, here.
+pub async fn start_stopped(podman: &Podman, name: &str, settings: &Settings) -> Result<()> {
+    check_recorded_gpus(podman, settings).await?;
+    start(podman, name).await?;
+    ui::success(&format!("Started {name}"));
+    show_access(settings);
+    Ok(())
+}
+
+pub async fn start(podman: &Podman, name: &str) -> Result<()> {
+    let pb = ui::spinner(&format!("Starting {name}"));
+    let fut = podman.start(name);
+    tokio::pin!(fut);
+    let result = tokio::select! {
+        r = &mut fut => r,
+        _ = tokio::time::sleep(SLOW_START_HINT) => {
+            pb.set_message(format!(
+                "Starting {name}: the first start of an image with your user mapped in makes \
+                 an ID-mapped copy of it, which takes minutes for a large image"
+            ));
+            fut.await
+        }
+    };
+    pb.finish_and_clear();
+    result.wrap_err_with(|| format!("podman could not start {name}"))
+}
+
+pub async fn ensure_image(podman: &Podman, image: &str) -> Result<()> {
+    if podman.image_exists(image).await? {
+        return Ok(());
+    }
+    let pb = ui::bytes_bar(&format!("Pulling {image}"));
+    let mut last_logged = 0usize;
+    let result = podman
+        .pull(image, |p| {
+            pb.set_length(p.total);
+            pb.set_position(p.current);
+            if p.layers_done != last_logged {
+                last_logged = p.layers_done;
+                tracing::debug!(
+                    "pull {image}: {}/{} layers, {}/{} bytes",
+                    p.layers_done,
+                    p.layers,
+                    p.current,
+                    p.total
+                );
+            }
+        })
+        .await;
+    pb.finish_and_clear();
+    result.wrap_err_with(|| format!("cannot pull {image}"))?;
+    ui::success(&format!("Pulled {image}"));
+    Ok(())
+}
+
+pub fn show_access(settings: &Settings) {
+    for p in &settings.ports {
+        ui::info(&format!("Forwarding {p}"));
+    }
+}

@@ -1,0 +1,91 @@
+//! Which socket to talk to: `--host`/`CONTAINER_HOST`, then the usual places.
+
+use std::path::{Path, PathBuf};
+
+/// Where the socket was looked for, in order, and whether the caller chose it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SocketChoice {
+    pub path: PathBuf,
+    pub explicit: bool,
+}
+
+/// Picks the socket: `--host`/`CONTAINER_HOST` (unix:// only), then
+/// `$XDG_RUNTIME_DIR/podman/podman.sock`, `/run/user/$UID/podman/podman.sock`, and for root
+/// `/run/podman/podman.sock`. The first candidate that exists wins; when none does, the first
+/// candidate is named in the error so the user knows what to start.
+pub fn choose_socket(
+    host: Option<&str>,
+    runtime_dir: Option<&str>,
+    uid: u32,
+    exists: impl Fn(&Path) -> bool,
+) -> Result<SocketChoice, String> {
+    if let Some(host) = host.filter(|h| !h.is_empty()) {
+        let path = host.strip_prefix("unix://").ok_or_else(|| {
+            format!("invalid --host/CONTAINER_HOST {host:?}: only unix:// sockets are supported, e.g. unix:///run/user/{uid}/podman/podman.sock")
+        })?;
+        if !path.starts_with('/') {
+            return Err(format!(
+                "invalid --host/CONTAINER_HOST {host:?}: expected an absolute path after unix://"
+            ));
+        }
+        return Ok(SocketChoice {
+            path: path.into(),
+            explicit: true,
+        });
+    }
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = runtime_dir.filter(|d| !d.is_empty()) {
+        candidates.push(Path::new(dir).join("podman/podman.sock"));
+    }
+    candidates.push(format!("/run/user/{uid}/podman/podman.sock").into());
+    if uid == 0 {
+        candidates.insert(0, "/run/podman/podman.sock".into());
+    }
+    candidates.dedup();
+    let path = candidates
+        .iter()
+        .find(|p| exists(p))
+        .unwrap_or(&candidates[0])
+        .clone();
+    Ok(SocketChoice {
+        path,
+        explicit: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_order() {
+        let none = |_: &Path| false;
+        let c = choose_socket(None, Some("/run/user/1000"), 1000, none).unwrap();
+        assert_eq!(c.path, Path::new("/run/user/1000/podman/podman.sock"));
+        let c = choose_socket(None, None, 1000, none).unwrap();
+        assert_eq!(c.path, Path::new("/run/user/1000/podman/podman.sock"));
+        let c = choose_socket(None, Some("/x"), 1000, |p: &Path| {
+            p.starts_with("/run/user")
+        })
+        .unwrap();
+        assert_eq!(c.path, Path::new("/run/user/1000/podman/podman.sock"));
+        let c = choose_socket(None, None, 0, |p: &Path| p.starts_with("/run/podman")).unwrap();
+        assert_eq!(c.path, Path::new("/run/podman/podman.sock"));
+        let c = choose_socket(Some("unix:///tmp/p.sock"), Some("/x"), 1000, none).unwrap();
+        assert_eq!(
+            c,
+            SocketChoice {
+                path: "/tmp/p.sock".into(),
+                explicit: true
+            }
+        );
+        for bad in [
+            "tcp://1.2.3.4:8080",
+            "ssh://u@h/run/p.sock",
+            "unix://rel.sock",
+        ] {
+            let e = choose_socket(Some(bad), None, 1000, none).unwrap_err();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
+}
