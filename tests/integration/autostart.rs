@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::core::http_get;
+use crate::harness::http_get;
+use crate::harness::wheels;
 use crate::harness::*;
-use crate::requirements::wheels;
 use crate::systemd_exec::split_exec;
 
 /// The quadlet generator of podman 5.4, from Debian 13's package.

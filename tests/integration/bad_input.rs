@@ -1,8 +1,8 @@
 //! Bad input to `mlenv up`: exit 2, an error on stderr naming the offending value, and
 //! nothing created or changed, checked through the podman CLI and the state dir.
 
-use super::core::{code, containers_for};
 use super::harness::{all_containers, exists, inspect, text, Project, BUSYBOX};
+use super::harness::{code, containers_for};
 
 /// The secret on the malformed `.env` line; no error message may repeat it.
 const ENV_SECRET: &str = "hunter2-Qm4Zr8Xv";

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::RwLock;
 
-use crate::core::code;
+use crate::harness::code;
+use crate::harness::wheels;
 use crate::harness::*;
-use crate::requirements::wheels;
 
 /// Held for reading by every test here, for writing by the `--all` tests.
 static EXCLUSIVE: RwLock<()> = RwLock::new(());

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::core::{cgroup_v2, code, containers_for, forwarded, settings_label};
+use super::harness::{cgroup_v2, code, containers_for, forwarded, settings_label};
 use super::harness::{exists, free_port, inspect, text, Project, BUSYBOX};
 
 /// The user config file of this project's isolated XDG_CONFIG_HOME.

@@ -3,66 +3,16 @@
 //! file ownership, port forwarding, env files, CDI devices, limits, idempotence, drift,
 //! down/restart/rm and a missing image.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::TcpStream;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::harness::{
-    self, exists, free_port, inspect, podman, text, wait_until, Project, BUSYBOX,
+    self, cgroup_v2, code, containers_for, exists, forwarded, free_port, http_get, inspect,
+    podman_ok, settings_label, text, unique, wait_until, Project, BUSYBOX,
 };
-
-// ---------------------------------------------------------------------------------------
-// Helpers shared with bad_input.rs
-// ---------------------------------------------------------------------------------------
-
-/// `podman ARGS`, asserting success; returns stdout.
-pub fn podman_ok(args: &[&str]) -> String {
-    let out = podman(args);
-    assert!(
-        out.status.success(),
-        "podman {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// Names of the containers labelled as belonging to `dir`, per the podman CLI. Filtered
-/// here rather than with `--filter label=...`, which the CLI parses as CSV (commas, quotes).
-pub fn containers_for(dir: &Path) -> Vec<String> {
-    let json = podman_ok(&["ps", "-a", "--format", "json"]);
-    let all: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let dir = dir.to_str().unwrap();
-    all.as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["Labels"]["io.mlenv.project"] == dir)
-        .map(|c| c["Names"][0].as_str().unwrap().to_string())
-        .collect()
-}
-
-/// A string no other test and no earlier run uses.
-pub fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}{:x}{:x}", nanos, std::process::id())
-}
-
-/// mlenv's exit code, with the output in the panic message when it was killed by a signal.
-pub fn code(out: &std::process::Output) -> i32 {
-    out.status.code().unwrap_or_else(|| {
-        panic!(
-            "mlenv died from a signal: {}\nstderr: {}",
-            out.status,
-            text(&out.stderr)
-        )
-    })
-}
 
 fn state_running(name: &str) -> bool {
     inspect(name)["State"]["Running"].as_bool().unwrap()
@@ -164,43 +114,6 @@ fn pid1_env(name: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect()
-}
-
-/// `(HostIp, HostPort)` pairs podman forwards to container port `cport`/tcp.
-pub fn forwarded(name: &str, cport: u16) -> Vec<(String, String)> {
-    let c = inspect(name);
-    c["NetworkSettings"]["Ports"][format!("{cport}/tcp")]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|b| {
-                    (
-                        b["HostIp"].as_str().unwrap_or("").to_string(),
-                        b["HostPort"].as_str().unwrap_or("").to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The settings mlenv recorded on the container, read through `podman inspect`.
-pub fn settings_label(name: &str) -> serde_json::Value {
-    let c = inspect(name);
-    let raw = c["Config"]["Labels"]["io.mlenv.settings"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{name} has no io.mlenv.settings label"));
-    serde_json::from_str(raw).unwrap()
-}
-
-/// One HTTP/1.0 GET; `None` when the connection fails or says nothing.
-pub fn http_get(addr: &str, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).ok()?;
-    (!body.is_empty()).then_some(body)
 }
 
 /// Another address of this host than 127.0.0.1: a listener on 127.0.0.1 alone must not
@@ -751,17 +664,6 @@ fn up_gpu_none_and_the_default_without_an_nvidia_spec_attach_nothing() {
 // ---------------------------------------------------------------------------------------
 // Limits
 // ---------------------------------------------------------------------------------------
-
-/// Whether /sys/fs/cgroup is the unified (v2) hierarchy, as podman checks it.
-pub fn cgroup_v2() -> bool {
-    std::fs::read_to_string("/proc/self/mounts")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            f.len() > 2 && f[1] == "/sys/fs/cgroup" && f[2] == "cgroup2"
-        })
-}
 
 #[test]
 fn up_limits_are_passed_and_podmans_warning_is_shown() {

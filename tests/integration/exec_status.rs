@@ -3,60 +3,14 @@
 
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{exists, inspect, podman, text, Project, BUSYBOX, PYTHON};
-
-/// Waits for `child` (stdout and stderr piped) at most `timeout`, reading both streams;
-/// kills it and panics with what it printed when it takes longer.
-pub(crate) fn finish_within(mut child: Child, timeout: Duration, what: &str) -> Output {
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take();
-    let out_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        if let Some(o) = out.as_mut() {
-            let _ = o.read_to_end(&mut v);
-        }
-        v
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        if let Some(e) = err.as_mut() {
-            let _ = e.read_to_end(&mut v);
-        }
-        v
-    });
-    let end = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stdout = out_t.join().unwrap();
-            let stderr = err_t.join().unwrap();
-            panic!(
-                "{what} did not finish within {timeout:?}:\nstdout: {}\nstderr: {}",
-                tail(&stdout),
-                text(&stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out_t.join().unwrap(),
-        stderr: err_t.join().unwrap(),
-    }
-}
+use crate::harness::{
+    code, exists, finish_within, inspect, podman, text, Project, BUSYBOX, PYTHON,
+};
 
 /// The last 2000 bytes, for messages about large outputs.
-fn tail(b: &[u8]) -> String {
-    text(&b[b.len().saturating_sub(2000)..])
-}
-
 /// `mlenv ARGS` with piped stdout/stderr, finished within a minute.
 fn run_piped(p: &Project, args: &[&str], stdin: Option<Vec<u8>>) -> Output {
     let mut cmd = p.mlenv();
@@ -92,12 +46,6 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
     }
     v.truncate(len);
     v
-}
-
-fn code(out: &Output) -> i32 {
-    out.status
-        .code()
-        .unwrap_or_else(|| panic!("mlenv died of a signal: {:?}", out.status))
 }
 
 fn assert_no_panic(out: &Output) {

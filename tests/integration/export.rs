@@ -21,11 +21,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::core::{code, podman_ok, unique};
+use super::harness::wheels;
+use super::harness::{code, podman_ok, unique};
 use super::harness::{
     free_port, inspect, podman, podman_version, skip_on_podman, text, wait_until, Project, PYTHON,
 };
-use super::requirements::wheels;
 
 const KUBERNETES_VALIDATE: &str = "/opt/mlenv-test/kv/bin/kubernetes-validate";
 

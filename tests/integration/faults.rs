@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::exec_status::finish_within;
+use crate::harness::finish_within;
 use crate::harness::{exists, inspect, podman, text, wait_until, Project, BUSYBOX};
 
 /// A `podman system service` of this test's own, on a socket in a temp dir.

@@ -1,10 +1,10 @@
 //! Shared helpers: a throwaway project folder, the mlenv binary with a clean environment,
 //! and the podman CLI as the independent witness.
 
-#![allow(dead_code)]
-
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -278,4 +278,197 @@ pub fn wants_link(p: &Project, name: &str) -> PathBuf {
     p.root.path().join(format!(
         "config/systemd/user/default.target.wants/{name}.service"
     ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers several test files use (they import them from here, never from each other)
+// ---------------------------------------------------------------------------------------
+
+/// `podman ARGS`, asserting success; returns stdout.
+pub fn podman_ok(args: &[&str]) -> String {
+    let out = podman(args);
+    assert!(
+        out.status.success(),
+        "podman {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// Names of the containers labelled as belonging to `dir`, per the podman CLI. Filtered
+/// here rather than with `--filter label=...`, which the CLI parses as CSV (commas, quotes).
+pub fn containers_for(dir: &Path) -> Vec<String> {
+    let json = podman_ok(&["ps", "-a", "--format", "json"]);
+    let all: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let dir = dir.to_str().unwrap();
+    all.as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["Labels"]["io.mlenv.project"] == dir)
+        .map(|c| c["Names"][0].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A string no other test and no earlier run uses.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}{:x}{:x}", nanos, std::process::id())
+}
+
+/// mlenv's exit code, with the output in the panic message when it was killed by a signal.
+pub fn code(out: &std::process::Output) -> i32 {
+    out.status.code().unwrap_or_else(|| {
+        panic!(
+            "mlenv died from a signal: {}\nstderr: {}",
+            out.status,
+            text(&out.stderr)
+        )
+    })
+}
+
+/// `(HostIp, HostPort)` pairs podman forwards to container port `cport`/tcp.
+pub fn forwarded(name: &str, cport: u16) -> Vec<(String, String)> {
+    let c = inspect(name);
+    c["NetworkSettings"]["Ports"][format!("{cport}/tcp")]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|b| {
+                    (
+                        b["HostIp"].as_str().unwrap_or("").to_string(),
+                        b["HostPort"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The settings mlenv recorded on the container, read through `podman inspect`.
+pub fn settings_label(name: &str) -> serde_json::Value {
+    let c = inspect(name);
+    let raw = c["Config"]["Labels"]["io.mlenv.settings"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} has no io.mlenv.settings label"));
+    serde_json::from_str(raw).unwrap()
+}
+
+/// One HTTP/1.0 GET; `None` when the connection fails or says nothing.
+pub fn http_get(addr: &str, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    (!body.is_empty()).then_some(body)
+}
+
+/// Whether /sys/fs/cgroup is the unified (v2) hierarchy, as podman checks it.
+pub fn cgroup_v2() -> bool {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 2 && f[1] == "/sys/fs/cgroup" && f[2] == "cgroup2"
+        })
+}
+
+/// Writes wheels `(name, version, extra modules)` into `dir`.
+pub fn wheels(dir: &Path, specs: &[(&str, &str, usize)]) {
+    let json = serde_json::to_string(
+        &specs
+            .iter()
+            .map(|(n, v, k)| serde_json::json!([n, v, k]))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let out = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(WHEEL_PY)
+        .arg(dir)
+        .arg(json)
+        .output()
+        .expect("run /usr/bin/python3");
+    assert!(
+        out.status.success(),
+        "building wheels failed: {}",
+        text(&out.stderr)
+    );
+}
+
+/// Builds `NAME-VER-py3-none-any.whl` files: `NAME/__init__.py` with `VERSION`, a console
+/// script `NAME-tool` printing `tool VERSION`, and `NFILES` more modules (to make pip slow
+/// enough to catch in the act).
+const WHEEL_PY: &str = r#"
+import json, os, sys, zipfile
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+for name, ver, nfiles in json.loads(sys.argv[2]):
+    info = f"{name}-{ver}.dist-info"
+    files = {f"{name}/__init__.py": f'VERSION = "{ver}"\ndef main():\n    print("tool", VERSION)\n'}
+    for i in range(nfiles):
+        files[f"{name}/m{i}.py"] = "x = 1\n"
+    files[f"{info}/entry_points.txt"] = f"[console_scripts]\n{name}-tool = {name}:main\n"
+    files[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {ver}\n"
+    files[f"{info}/WHEEL"] = "Wheel-Version: 1.0\nGenerator: mlenv-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = "".join(f"{p},,\n" for p in files) + f"{info}/RECORD,,\n"
+    with zipfile.ZipFile(os.path.join(out, f"{name}-{ver}-py3-none-any.whl"), "w") as z:
+        for p, b in files.items():
+            z.writestr(p, b)
+        z.writestr(f"{info}/RECORD", record)
+"#;
+
+/// Waits for `child` (stdout and stderr piped) at most `timeout`, reading both streams;
+/// kills it and panics with what it printed when it takes longer.
+pub fn finish_within(mut child: Child, timeout: Duration, what: &str) -> Output {
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        if let Some(o) = out.as_mut() {
+            let _ = o.read_to_end(&mut v);
+        }
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        if let Some(e) = err.as_mut() {
+            let _ = e.read_to_end(&mut v);
+        }
+        v
+    });
+    let end = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stdout = out_t.join().unwrap();
+            let stderr = err_t.join().unwrap();
+            panic!(
+                "{what} did not finish within {timeout:?}:\nstdout: {}\nstderr: {}",
+                tail(&stdout),
+                text(&stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out_t.join().unwrap(),
+        stderr: err_t.join().unwrap(),
+    }
+}
+
+/// The last 2000 bytes of an output, as text: enough to see why, short enough to read.
+pub fn tail(b: &[u8]) -> String {
+    text(&b[b.len().saturating_sub(2000)..])
 }

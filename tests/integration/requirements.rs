@@ -15,60 +15,15 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::core::{code, containers_for, podman_ok, unique};
+use super::harness::{code, containers_for, podman_ok, unique, wheels};
 use super::harness::{exists, free_port, inspect, podman, text, wait_until, Project, PYTHON};
 
 // ---------------------------------------------------------------------------------------
 // Wheels, requirements files, and what to look at
 // ---------------------------------------------------------------------------------------
 
-/// Builds `NAME-VER-py3-none-any.whl` files: `NAME/__init__.py` with `VERSION`, a console
-/// script `NAME-tool` printing `tool VERSION`, and `NFILES` more modules (to make pip slow
-/// enough to catch in the act).
-const WHEEL_PY: &str = r#"
-import json, os, sys, zipfile
-out = sys.argv[1]
-os.makedirs(out, exist_ok=True)
-for name, ver, nfiles in json.loads(sys.argv[2]):
-    info = f"{name}-{ver}.dist-info"
-    files = {f"{name}/__init__.py": f'VERSION = "{ver}"\ndef main():\n    print("tool", VERSION)\n'}
-    for i in range(nfiles):
-        files[f"{name}/m{i}.py"] = "x = 1\n"
-    files[f"{info}/entry_points.txt"] = f"[console_scripts]\n{name}-tool = {name}:main\n"
-    files[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {ver}\n"
-    files[f"{info}/WHEEL"] = "Wheel-Version: 1.0\nGenerator: mlenv-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    record = "".join(f"{p},,\n" for p in files) + f"{info}/RECORD,,\n"
-    with zipfile.ZipFile(os.path.join(out, f"{name}-{ver}-py3-none-any.whl"), "w") as z:
-        for p, b in files.items():
-            z.writestr(p, b)
-        z.writestr(f"{info}/RECORD", record)
-"#;
-
 /// Files in the slow wheel: pip takes seconds to install it.
 const SLOW_FILES: usize = 4000;
-
-/// Writes wheels `(name, version, extra modules)` into `dir`.
-pub fn wheels(dir: &Path, specs: &[(&str, &str, usize)]) {
-    let json = serde_json::to_string(
-        &specs
-            .iter()
-            .map(|(n, v, k)| serde_json::json!([n, v, k]))
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
-    let out = Command::new("/usr/bin/python3")
-        .arg("-c")
-        .arg(WHEEL_PY)
-        .arg(dir)
-        .arg(json)
-        .output()
-        .expect("run /usr/bin/python3");
-    assert!(
-        out.status.success(),
-        "building wheels failed: {}",
-        text(&out.stderr)
-    );
-}
 
 /// A project with a wheelhouse inside it; returns the project and the wheelhouse.
 fn project_with_wheels(folder: &str, specs: &[(&str, &str, usize)]) -> (Project, PathBuf) {

@@ -230,7 +230,7 @@ w.close()\n";
 
 /// Whether GET `path` answers 200.
 fn http_ok(addr: &str, path: &str) -> bool {
-    crate::core::http_get(addr, path)
+    crate::harness::http_get(addr, path)
         .is_some_and(|r| r.starts_with("HTTP/1.1 200") || r.starts_with("HTTP/1.0 200"))
 }
 

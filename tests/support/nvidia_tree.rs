@@ -8,8 +8,8 @@
 //! which driver version it got.
 //!
 //! Included with `#[path]` by the unit tests in `src/nvidia` and by the integration tests,
-//! so it uses std only and panics on I/O errors (naming the path).
-#![allow(dead_code)]
+//! so it uses std only and panics on I/O errors (naming the path). What only one of the two
+//! uses says so with an `allow(dead_code)` of its own.
 
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -147,6 +147,7 @@ impl NvidiaTree {
 
     /// Gives the GPUs (by index) these minor numbers, e.g. `[1, 0]`: NVML numbers GPUs in
     /// PCI order, the kernel numbers nodes in probe order, and the two can differ.
+    #[allow(dead_code)] // the unit tests of src/nvidia only
     pub fn with_minors(mut self, minors: &[u32]) -> NvidiaTree {
         assert_eq!(minors.len(), self.gpus.len(), "one minor per GPU");
         for (gpu, &minor) in self.gpus.iter_mut().zip(minors) {
@@ -158,6 +159,7 @@ impl NvidiaTree {
     }
 
     /// Removes `proc/driver/nvidia/gpus`, so discovery has to ask nvidia-smi.
+    #[allow(dead_code)] // the unit tests of src/nvidia only
     pub fn without_proc_gpus(mut self) -> NvidiaTree {
         self.proc_gpus = false;
         self.write_gpus();
@@ -186,11 +188,6 @@ impl NvidiaTree {
 
     pub fn root(&self) -> &Path {
         &self.root
-    }
-
-    /// The driver version the tree has now.
-    pub fn version(&self) -> &str {
-        &self.version
     }
 
     /// The GPUs, by index.
