@@ -297,15 +297,10 @@ fn link_wants(container: &str) -> Result<()> {
 }
 
 fn find_podman() -> String {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join("podman"))
-        .find(|p| p.is_file())
-        .map_or_else(
-            || "/usr/bin/podman".to_string(),
-            |p| p.display().to_string(),
-        )
+    crate::fsx::which("podman").map_or_else(
+        || "/usr/bin/podman".to_string(),
+        |p| p.display().to_string(),
+    )
 }
 
 /// The systemd unit that runs `c`, when a user manager is there to ask: podman labels a

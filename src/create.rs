@@ -233,16 +233,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn python_lives_outside_the_container() {
-        let b = create_body(
+    /// The body for default settings, keep-id, an image with these facts.
+    fn default_body(facts: &ImageFacts) -> CreateBody {
+        create_body(
             &project(),
             "/home/u/p",
             &Settings::default(),
             None,
             UserMode::KeepId,
-            &image(),
-        );
+            facts,
+        )
+    }
+
+    #[test]
+    fn python_lives_outside_the_container() {
+        let b = default_body(&image());
         let python = b
             .mounts
             .iter()
@@ -259,14 +264,7 @@ mod tests {
             id: "x".into(),
             path: None,
         };
-        let b = create_body(
-            &project(),
-            "/home/u/p",
-            &Settings::default(),
-            None,
-            UserMode::KeepId,
-            &bare,
-        );
+        let b = default_body(&bare);
         assert_eq!(
             b.env["PATH"],
             format!("/opt/mlenv/python/bin:{DEFAULT_PATH}")

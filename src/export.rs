@@ -345,12 +345,7 @@ mod tests {
     }
 
     fn which(cmd: &str) -> Result<PathBuf, ()> {
-        std::env::var_os("PATH")
-            .iter()
-            .flat_map(std::env::split_paths)
-            .map(|d| d.join(cmd))
-            .find(|p| p.exists())
-            .ok_or(())
+        crate::fsx::which(cmd).ok_or(())
     }
 
     #[test]

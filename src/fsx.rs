@@ -95,6 +95,15 @@ pub fn remove_if_exists(path: &Path) -> Result<bool, PathError> {
     }
 }
 
+/// The first file named `program` in the directories of `$PATH`, in order (as a shell and
+/// podman's storage library look it up).
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +137,11 @@ mod tests {
         let f = dir.path().join("f");
         std::fs::write(&f, "").unwrap();
         assert!(remove_if_exists(&f).unwrap());
+    }
+
+    #[test]
+    fn which_finds_files_in_path() {
+        assert_eq!(which("sh").map(|p| p.is_file()), Some(true));
+        assert_eq!(which("mlenv-no-such-program"), None);
     }
 }

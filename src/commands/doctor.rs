@@ -219,18 +219,14 @@ async fn gather(cfg: &Config, podman: &Podman, doctor: &Doctor) -> Vec<Check> {
 
 /// `name` in PATH, as podman's storage library looks it up, with its mode and capabilities.
 fn find_helper(name: &str) -> Option<checks::Helper> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find_map(|p| {
-            let meta = std::fs::metadata(&p).ok().filter(|m| m.is_file())?;
-            Some(checks::Helper {
-                caps: xattr(&p, "security.capability").is_some_and(|c| !c.is_empty()),
-                mode: meta.mode(),
-                owner: meta.uid(),
-                path: p,
-            })
-        })
+    let p = crate::fsx::which(name)?;
+    let meta = std::fs::metadata(&p).ok()?;
+    Some(checks::Helper {
+        caps: xattr(&p, "security.capability").is_some_and(|c| !c.is_empty()),
+        mode: meta.mode(),
+        owner: meta.uid(),
+        path: p,
+    })
 }
 
 fn open_tun() -> Result<(), (std::io::ErrorKind, String)> {

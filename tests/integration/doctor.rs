@@ -376,12 +376,7 @@ fn doctor_names_a_stale_or_unreadable_nvidia_spec_and_its_fix() {
     // Where mlenv may not write, `up` would fail: so does doctor, with the fix.
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
     let out = doctor(&p, &dir, &[]);
-    let up = p
-        .mlenv()
-        .env("MLENV_CDI_SPEC_DIRS", &dir)
-        .args(["up", "--image", BUSYBOX, "--gpu", "0"])
-        .output()
-        .unwrap();
+    let up = up_gpu0_with_specs_in(&p, &dir);
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");

@@ -449,12 +449,7 @@ fn gpu_stale_spec_where_mlenv_may_not_write_gets_the_install_command() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
     t.upgrade(NEW_DRIVER);
     let name = p.name();
-    let out = p
-        .mlenv()
-        .env("MLENV_CDI_SPEC_DIRS", &dir)
-        .args(["up", "--image", BUSYBOX, "--gpu", "0"])
-        .output()
-        .unwrap();
+    let out = up_gpu0_with_specs_in(&p, &dir);
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");

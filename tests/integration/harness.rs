@@ -472,3 +472,13 @@ pub fn finish_within(mut child: Child, timeout: Duration, what: &str) -> Output 
 pub fn tail(b: &[u8]) -> String {
     text(&b[b.len().saturating_sub(2000)..])
 }
+
+/// `mlenv up --image BUSYBOX --gpu 0` with podman's CDI spec dirs pointed at `dir`
+/// (`MLENV_CDI_SPEC_DIRS`), for the GPU tests whose specs live in a test folder.
+pub fn up_gpu0_with_specs_in(p: &Project, dir: &Path) -> Output {
+    p.mlenv()
+        .env("MLENV_CDI_SPEC_DIRS", dir)
+        .args(["up", "--image", BUSYBOX, "--gpu", "0"])
+        .output()
+        .unwrap()
+}

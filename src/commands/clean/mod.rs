@@ -27,7 +27,7 @@ use crate::{state, ui};
 
 use self::execute::execute;
 use self::find::{find_all, find_one, present_dir, roots};
-use self::plan::{check, plan, Item, Plan};
+use self::plan::{check, listing, plan, Item, Plan};
 
 pub async fn run(cfg: &Config, podman: &Podman, clean: &Clean) -> Result<()> {
     // `--yes` without `--all` is accepted and does nothing: a single project is never asked.
@@ -42,13 +42,18 @@ async fn one(cfg: &Config, podman: &Podman, volumes: bool) -> Result<()> {
     let pip_cache = present_dir(cfg.project.pip_cache.clone());
     let roots = roots(cfg, vec![cfg.project.dir.clone()])?;
     let dir = cfg.project.dir.display();
-    let planned = plan(
-        &[find_one(cfg, podman).await?],
-        pip_cache.as_deref(),
-        volumes,
-        false,
-    );
-    check(&planned, &roots)?;
+    // What exists, planned and checked: once to see, once more under the lock.
+    let planned_now = || async {
+        let planned = plan(
+            &[find_one(cfg, podman).await?],
+            pip_cache.as_deref(),
+            volumes,
+            false,
+        );
+        check(&planned, &roots)?;
+        Ok::<_, color_eyre::Report>(planned)
+    };
+    let planned = planned_now().await?;
     if planned.is_empty() {
         ui::info(&format!("nothing to clean for {dir}"));
         explain_kept(&planned, false);
@@ -60,13 +65,7 @@ async fn one(cfg: &Config, podman: &Podman, volumes: bool) -> Result<()> {
         Some(d) => Some(state::lock_project(&d)?),
         None => None,
     };
-    let planned = plan(
-        &[find_one(cfg, podman).await?],
-        pip_cache.as_deref(),
-        volumes,
-        false,
-    );
-    check(&planned, &roots)?;
+    let planned = planned_now().await?;
     for group in &planned.groups {
         execute(cfg, podman, &group.remove, lock.take()).await?;
     }
@@ -113,42 +112,6 @@ async fn all(cfg: &Config, podman: &Podman, clean: &Clean) -> Result<()> {
     Ok(())
 }
 
-/// What `--all` removes, project by project, and what it keeps.
-fn listing(plan: &Plan) -> String {
-    let mut out = String::from("mlenv clean --all removes:\n");
-    for g in plan.groups.iter().filter(|g| !g.remove.is_empty()) {
-        match &g.project {
-            Some(p) => out.push_str(&format!("  {p} ({})\n", g.name)),
-            None => out.push_str(&format!(
-                "  {} (project folder unknown: its container is gone and its state dir does not say)\n",
-                g.name
-            )),
-        }
-        for item in &g.remove {
-            out.push_str(&format!("    {}\n", item.describe()));
-        }
-    }
-    if !plan.shared_remove.is_empty() {
-        out.push_str("  shared by all projects\n");
-        for item in &plan.shared_remove {
-            out.push_str(&format!("    {}\n", item.describe()));
-        }
-    }
-    let kept: Vec<&Item> = plan
-        .groups
-        .iter()
-        .flat_map(|g| &g.kept)
-        .chain(&plan.shared_kept)
-        .collect();
-    if !kept.is_empty() {
-        out.push_str("and keeps (add --volumes to remove them too):\n");
-        for item in kept {
-            out.push_str(&format!("    {}\n", item.describe()));
-        }
-    }
-    out
-}
-
 /// Asks on stderr and reads one line from stdin: `y` or `yes` is a yes; anything else, or
 /// the end of input, a no.
 fn confirmed(question: &str) -> Result<bool> {
@@ -191,56 +154,5 @@ fn explain_kept(plan: &Plan, all: bool) {
                 p.display()
             ));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::{Path, PathBuf};
-
-    use super::plan::Found;
-    use super::*;
-
-    fn p(s: &str) -> PathBuf {
-        PathBuf::from(s)
-    }
-
-    fn env(name: &str) -> Found {
-        Found {
-            name: name.into(),
-            project: Some(format!("/home/u/{name}")),
-            ..Found::default()
-        }
-    }
-
-    #[test]
-    fn listing_groups_by_project() {
-        let found = [
-            Found {
-                containers: vec![("mlenv-a".into(), true)],
-                state_dir: Some(p("/s/mlenv-a")),
-                data_dir: Some(p("/d/mlenv-a")),
-                ..env("mlenv-a")
-            },
-            Found {
-                name: "mlenv-b".into(),
-                state_dir: Some(p("/s/mlenv-b")),
-                ..Found::default()
-            },
-        ];
-        let text = listing(&plan(&found, Some(Path::new("/c/pip")), false, true));
-        assert_eq!(
-            text,
-            "mlenv clean --all removes:
-  /home/u/mlenv-a (mlenv-a)
-    container mlenv-a (running: it is stopped first)
-    state and logs /s/mlenv-a
-  mlenv-b (project folder unknown: its container is gone and its state dir does not say)
-    state and logs /s/mlenv-b
-and keeps (add --volumes to remove them too):
-    installed packages /d/mlenv-a
-    pip download cache /c/pip
-"
-        );
     }
 }

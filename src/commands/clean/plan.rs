@@ -229,6 +229,42 @@ fn join(paths: &[PathBuf]) -> String {
         .join(", ")
 }
 
+/// What `--all` removes, project by project, and what it keeps.
+pub fn listing(plan: &Plan) -> String {
+    let mut out = String::from("mlenv clean --all removes:\n");
+    for g in plan.groups.iter().filter(|g| !g.remove.is_empty()) {
+        match &g.project {
+            Some(p) => out.push_str(&format!("  {p} ({})\n", g.name)),
+            None => out.push_str(&format!(
+                "  {} (project folder unknown: its container is gone and its state dir does not say)\n",
+                g.name
+            )),
+        }
+        for item in &g.remove {
+            out.push_str(&format!("    {}\n", item.describe()));
+        }
+    }
+    if !plan.shared_remove.is_empty() {
+        out.push_str("  shared by all projects\n");
+        for item in &plan.shared_remove {
+            out.push_str(&format!("    {}\n", item.describe()));
+        }
+    }
+    let kept: Vec<&Item> = plan
+        .groups
+        .iter()
+        .flat_map(|g| &g.kept)
+        .chain(&plan.shared_kept)
+        .collect();
+    if !kept.is_empty() {
+        out.push_str("and keeps (add --volumes to remove them too):\n");
+        for item in kept {
+            out.push_str(&format!("    {}\n", item.describe()));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,5 +514,36 @@ mod tests {
             ..env("mlenv-c")
         };
         assert!(check(&plan(&[via_link], None, false, false), &linked).is_err());
+    }
+
+    #[test]
+    fn listing_groups_by_project() {
+        let found = [
+            Found {
+                containers: vec![("mlenv-a".into(), true)],
+                state_dir: Some(p("/s/mlenv-a")),
+                data_dir: Some(p("/d/mlenv-a")),
+                ..env("mlenv-a")
+            },
+            Found {
+                name: "mlenv-b".into(),
+                state_dir: Some(p("/s/mlenv-b")),
+                ..Found::default()
+            },
+        ];
+        let text = listing(&plan(&found, Some(Path::new("/c/pip")), false, true));
+        assert_eq!(
+            text,
+            "mlenv clean --all removes:
+  /home/u/mlenv-a (mlenv-a)
+    container mlenv-a (running: it is stopped first)
+    state and logs /s/mlenv-a
+  mlenv-b (project folder unknown: its container is gone and its state dir does not say)
+    state and logs /s/mlenv-b
+and keeps (add --volumes to remove them too):
+    installed packages /d/mlenv-a
+    pip download cache /c/pip
+"
+        );
     }
 }

@@ -713,31 +713,15 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let tree = NvidiaTree::new(tmp.path(), 2, "550.54.15").without_proc_gpus();
         let driver = discover(tree.root()).unwrap();
-        let got: Vec<(u32, u32, &str, &str, &str)> = driver
+        let got: Vec<_> = driver
             .gpus
             .iter()
-            .map(|g| {
-                (
-                    g.index,
-                    g.minor,
-                    g.uuid.as_str(),
-                    g.pci_bus_id.as_str(),
-                    g.model.as_str(),
-                )
-            })
+            .map(|g| (g.index, g.minor, &g.uuid, &g.pci_bus_id, &g.model))
             .collect();
-        let want: Vec<(u32, u32, &str, &str, &str)> = tree
+        let want: Vec<_> = tree
             .gpus()
             .iter()
-            .map(|g| {
-                (
-                    g.index,
-                    g.minor,
-                    g.uuid.as_str(),
-                    g.pci_bus_id.as_str(),
-                    g.model.as_str(),
-                )
-            })
+            .map(|g| (g.index, g.minor, &g.uuid, &g.pci_bus_id, &g.model))
             .collect();
         assert_eq!(got, want);
         assert!(driver.notes[0].contains("took the GPUs from nvidia-smi"));
