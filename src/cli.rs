@@ -113,7 +113,7 @@ pub struct UpArgs {
     #[arg(short, long, value_name = "LIST")]
     pub port: Vec<String>,
 
-    /// Load environment variables from this file (KEY=VALUE lines).
+    /// Load environment variables from this file (KEY=VALUE lines, read as Docker Compose reads .env files).
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
 

@@ -322,8 +322,8 @@ fn describe(key: &str) -> (&'static str, &'static str) {
             "[\"8888:8888\", \"6006:6006\"]",
         ),
         "env-file" => (
-            "Environment variables from this file (--env-file), KEY=VALUE lines. The values\n\
-             stay out of argv, logs and unit files. Default: none.",
+            "Environment variables from this file (--env-file), KEY=VALUE lines as Docker\n\
+             Compose reads them. The values stay out of argv, logs and unit files. Default: none.",
             "\".env\"",
         ),
         "gpus" => (
