@@ -144,6 +144,9 @@ pub struct Up {
     pub gpus: Option<Vec<cdi::QualifiedName>>,
     /// `gpus` resolved against the specs podman reads, by [`crate::commands::validate`].
     pub gpu_check: Option<crate::gpu::preflight::Resolved>,
+    /// The container as [`crate::commands::validate`] found it (when `--gpu` made it look),
+    /// so that the warm path asks podman once.
+    pub seen: Option<crate::podman::Container>,
     /// `--autostart` (Some(true)) or `--no-autostart` (Some(false)).
     pub autostart: Option<bool>,
     /// What to install with pip after the container runs.
@@ -423,6 +426,7 @@ fn up(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
         recreate: args.recreate,
         gpus,
         gpu_check: None,
+        seen: None,
         autostart: autostart_flag.or(files.autostart.map(|a| a.value)),
         requirements,
     })

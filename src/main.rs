@@ -25,6 +25,7 @@ mod requirements;
 mod settings;
 mod shell;
 mod state;
+mod systemd;
 mod ui;
 
 use std::process::ExitCode;
@@ -100,7 +101,9 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(commands::validate(&mut cfg))?;
+        // One client for the whole run: what it learns (podman's version) is asked once.
+        let podman = podman::Podman::new(&cfg.socket.path);
+        runtime.block_on(commands::validate(&mut cfg, &podman))?;
         // `clean` removes the state dir the log lives in; opening the log would create it.
         let log = match cfg.action {
             config::Action::Clean(_) => None,
@@ -108,7 +111,7 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
         };
         ui::init_log(log.as_deref());
         tracing::debug!(argv = ?std::env::args().collect::<Vec<_>>(), "start");
-        let result = runtime.block_on(commands::run(&cfg));
+        let result = runtime.block_on(commands::run(&cfg, &podman));
         // Do not wait for a stdin reader still blocked in a read: the session is over.
         runtime.shutdown_background();
         result

@@ -42,11 +42,11 @@ rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 versions = list(dict.fromkeys(r[0] for r in rows))
 pairs = list(dict.fromkeys(r[1] for r in rows))
 by = {(r[0], r[1]): r for r in rows}
-head = f"{'pair':<8}{'goal':>6}" + "".join(f"{'podman ' + v:>30}" for v in versions)
+head = f"{'pair':<10}{'goal':>6}" + "".join(f"{'podman ' + v:>30}" for v in versions)
 print(head)
 for pair in pairs:
     goal = next(by[(v, pair)][5] for v in versions if (v, pair) in by)
-    line = f"{pair:<8}{goal:>6}"
+    line = f"{pair:<10}{goal:>6}"
     for v in versions:
         r = by.get((v, pair))
         line += f"{(f'{r[2]} / {r[3]} = {r[4]}' if r else '-'):>30}"

@@ -33,6 +33,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "leaves",
         &[
             "podman",
+            "systemd",
             "nvidia",
             "ui",
             "error",

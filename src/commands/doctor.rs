@@ -93,7 +93,7 @@ async fn gather(cfg: &Config, podman: &Podman, doctor: &Doctor) -> Vec<Check> {
     let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from);
-    let user_manager = crate::autostart::user_manager();
+    let user_manager = crate::systemd::user_manager();
 
     let info: Result<ServiceInfo, String> = podman.info().await.map_err(|e| match e {
         podman::Error::Unreachable { reason, .. } => reason,

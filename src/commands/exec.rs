@@ -8,7 +8,7 @@ use color_eyre::eyre::{eyre, Result, WrapErr};
 use tokio::io::AsyncReadExt;
 
 use crate::config::Config;
-use crate::environment::not_created;
+use crate::environment::{folder_replaced, not_created};
 use crate::error::CommandExit;
 use crate::podman::{ExecSpec, Output, Podman, Resizer};
 use crate::ui::{self, write_out};
@@ -74,6 +74,10 @@ pub async fn run(cfg: &Config, podman: &Podman, command: Option<&str>) -> Result
                 Some(c) if !c.state.running => {
                     eyre!("{name} is {}; start it with `mlenv up`", c.state.status)
                 }
+                Some(c) if folder_replaced(&c, &cfg.project.dir) == Some(true) => eyre!(
+                    "{} was replaced since {name} started, which still sees the old folder; `mlenv up` restarts it ({err})",
+                    cfg.project.dir.display()
+                ),
                 Some(_) => err.into(),
             })
         }
@@ -128,10 +132,20 @@ pub async fn run(cfg: &Config, podman: &Podman, command: Option<&str>) -> Result
     let code = session.exit_code().await?;
     tracing::debug!(code, "exec finished");
     if code == 0 {
-        Ok(())
-    } else {
-        Err(CommandExit(code.clamp(0, 255) as u8).into())
+        return Ok(());
     }
+    // runc refuses every exec into a container whose project folder was replaced (its
+    // working directory is "outside of container mount namespace root"): say what fixes it.
+    // Asked only after a failure, so the warm path costs no inspect.
+    if let Ok(Some(c)) = podman.inspect(name).await {
+        if folder_replaced(&c, &cfg.project.dir) == Some(true) {
+            ui::warn(&format!(
+                "{} was replaced since {name} started, which still sees the old folder; `mlenv up` restarts it",
+                cfg.project.dir.display()
+            ));
+        }
+    }
+    Err(CommandExit(code.clamp(0, 255) as u8).into())
 }
 
 /// Follows terminal resizes (SIGWINCH) into the exec session.

@@ -3,23 +3,20 @@
 use color_eyre::eyre::{Result, WrapErr};
 
 use crate::config::Config;
-use crate::environment::not_created;
+use crate::environment::{not_created, STOP_TIMEOUT};
 use crate::podman::Podman;
 use crate::{state, ui};
-
-/// Seconds podman waits after SIGTERM before SIGKILL.
-const STOP_TIMEOUT: u32 = 10;
 
 pub async fn down(cfg: &Config, podman: &Podman) -> Result<()> {
     let name = &cfg.project.container;
     match podman.inspect(name).await? {
         None => ui::info(&format!("{name} does not exist; nothing to stop")),
         Some(c) if !c.state.running => ui::info(&format!("{name} is already stopped")),
-        Some(c) => match crate::autostart::managing_unit(&c) {
+        Some(c) => match crate::systemd::managing_unit(&c) {
             // Its unit's `--rm` removes the container; the kept settings bring it back.
             Some(unit) => {
                 let pb = ui::spinner(&format!("Stopping {name} ({unit})"));
-                let r = crate::autostart::systemctl("stop", &unit);
+                let r = crate::systemd::systemctl("stop", &unit);
                 pb.finish_and_clear();
                 r?;
                 ui::success(&format!(
@@ -47,20 +44,7 @@ pub async fn restart(cfg: &Config, podman: &Podman) -> Result<()> {
     let Some(c) = podman.inspect(name).await? else {
         return Err(not_created(&cfg.project));
     };
-    // A restart is a start: the container's GPUs must still resolve (a stale spec is healed).
-    if let Ok(settings) = crate::environment::recorded_settings(&c) {
-        crate::environment::check_recorded_gpus(podman, &settings).await?;
-    }
-    let pb = ui::spinner(&format!("Restarting {name}"));
-    let r = match crate::autostart::managing_unit(&c).filter(|_| c.state.running) {
-        Some(unit) => crate::autostart::systemctl("restart", &unit),
-        None => podman
-            .restart(name, STOP_TIMEOUT)
-            .await
-            .wrap_err_with(|| format!("podman could not restart {name}")),
-    };
-    pb.finish_and_clear();
-    r?;
+    crate::environment::restart(podman, &c).await?;
     ui::success(&format!("Restarted {name}"));
     Ok(())
 }

@@ -24,6 +24,9 @@ pub struct Status {
     pub image: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workdir: Option<String>,
+    /// The project folder was replaced (removed and made anew) since the container started:
+    /// it still mounts the old one, and `mlenv up` restarts it.
+    pub project_replaced: bool,
     pub ports: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
@@ -52,7 +55,7 @@ pub struct Autostart {
     pub unit: Option<std::path::PathBuf>,
     /// The unit's start failed at boot (or keeps failing): which unit, and why.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub failed: Option<crate::autostart::Failure>,
+    pub failed: Option<crate::systemd::Failure>,
     /// The container is gone but mlenv kept its settings: `mlenv up` brings it back.
     pub settings_kept: bool,
 }
@@ -111,14 +114,15 @@ pub async fn run(cfg: &Config, podman: &Podman, json: bool) -> Result<()> {
         status.autostart.unit = Some(unit);
         // Only for an environment that is not running: the warm path asks no systemctl.
         if !status.running {
-            status.autostart.failed = crate::autostart::failure(&cfg.project.container);
+            status.autostart.failed = crate::systemd::failure(&cfg.project.container);
         }
     }
     if container.is_none() {
         status.autostart.settings_kept =
             crate::environment::kept_settings(&cfg.project.state_dir).is_ok_and(|k| k.is_some());
     }
-    if status.running && !status.gpus.is_empty() {
+    // nvidia-smi answers only for NVIDIA's devices; other kinds cost no exec.
+    if status.running && status.gpus.iter().any(|g| is_nvidia(g)) {
         match gpu_usage(podman, &cfg.project.container).await {
             Ok(usage) => status.gpu_usage = usage,
             Err(why) => status.gpu_usage_error = Some(why),
@@ -145,6 +149,7 @@ fn build(cfg: &Config, c: Option<&Container>, now: i64) -> Result<Status> {
         id: None,
         image: None,
         workdir: None,
+        project_replaced: false,
         ports: vec![],
         started_at: None,
         uptime_seconds: None,
@@ -175,6 +180,7 @@ fn build(cfg: &Config, c: Option<&Container>, now: i64) -> Result<Status> {
         id: Some(c.id.chars().take(12).collect()),
         image: Some(c.image_name.clone()),
         workdir: Some(c.config.working_dir.clone()),
+        project_replaced: crate::environment::folder_replaced(c, &cfg.project.dir) == Some(true),
         ports: ports_of(c),
         started_at: Some(c.state.started_at.clone()).filter(|s| !s.is_empty()),
         uptime_seconds: uptime,
@@ -185,6 +191,12 @@ fn build(cfg: &Config, c: Option<&Container>, now: i64) -> Result<Status> {
         settings,
         ..absent
     })
+}
+
+/// Whether a recorded CDI name is one of NVIDIA's (`nvidia.com/gpu=0`, `nvidia.com/mig=...`).
+fn is_nvidia(name: &str) -> bool {
+    name.split_once('/')
+        .is_some_and(|(vendor, _)| vendor == "nvidia.com")
 }
 
 /// Asks nvidia-smi inside the container: it sees exactly the GPUs attached to it.
@@ -268,6 +280,13 @@ fn render(s: &Status) -> String {
     };
     row(&mut out, "State:", &state);
     row(&mut out, "Project:", &s.project);
+    if s.project_replaced {
+        row(
+            &mut out,
+            "",
+            "⚠ replaced since the container started: it still sees the old folder; `mlenv up` restarts it",
+        );
+    }
     if let Some(image) = &s.image {
         row(&mut out, "Image:", image);
     }
@@ -290,7 +309,7 @@ fn render(s: &Status) -> String {
             s.gpus.join(", ")
         };
         row(&mut out, "GPUs:", &gpus);
-        if s.running && !s.gpus.is_empty() {
+        if s.running && s.gpus.iter().any(|g| is_nvidia(g)) {
             out.push_str(&gpu_table(&s.gpu_usage, s.gpu_usage_error.as_deref()));
         }
         let autostart = match (&s.autostart.unit, s.autostart.enabled) {
@@ -440,6 +459,20 @@ mod tests {
     fn durations() {
         for (secs, want) in [(5, "5s"), (65, "1m 5s"), (3700, "1h 1m"), (90000, "1d 1h")] {
             assert_eq!(human_duration(secs), want);
+        }
+    }
+
+    #[test]
+    fn only_nvidia_devices_ask_nvidia_smi() {
+        for (name, want) in [
+            ("nvidia.com/gpu=0", true),
+            ("nvidia.com/gpu=all", true),
+            ("nvidia.com/mig=0:1", true),
+            ("mlenv.test/dev=zero", false),
+            ("amd.com/gpu=0", false),
+            ("notnvidia.com/gpu=0", false),
+        ] {
+            assert_eq!(is_nvidia(name), want, "{name}");
         }
     }
 }

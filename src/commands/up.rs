@@ -8,8 +8,9 @@ use crate::config::{self, Config, Up};
 use crate::create::{profile_script, python_dir, PROFILE_SCRIPT};
 use crate::envfile::EnvFile;
 use crate::environment::{
-    body_for, check_gpus, check_recorded_gpus, ensure_image, keep_settings, kept_settings, names,
-    recorded_settings, run_logged, show_access, start, start_stopped,
+    body_for, check_gpus, check_recorded_gpus, ensure_image, folder_replaced, keep_settings,
+    kept_settings, names, recorded_settings, restart, run_logged, show_access, start,
+    start_stopped,
 };
 use crate::error::{Exit, EXIT_DRIFT};
 use crate::podman::{Container, Podman};
@@ -57,14 +58,20 @@ async fn bring_up(
         wanted.env_digest = Some(env.digest(&digest_key(cfg)?));
     }
 
-    // GPUs given on this run were checked already (`commands::validate`), also against a
-    // running container: a name podman cannot resolve is bad input whatever its state.
+    // GPUs given on this run were checked already (`commands::validate`), unless a running
+    // container had them; one that stopped since is checked below, before it is started.
     let checked = up.gpu_check.clone();
 
-    // The warm path: one inspect, no lock, no writes.
+    // The warm path: one inspect (the one `commands::validate` made, if it made one), no
+    // lock, no writes.
     if !up.recreate {
-        if let Some(c) = podman.inspect(name).await? {
-            if c.state.running {
+        let seen = match &up.seen {
+            Some(c) => Some(c.clone()),
+            None => podman.inspect(name).await?,
+        };
+        if let Some(c) = seen {
+            // Two stats tell whether the project folder is still the one it mounts.
+            if c.state.running && folder_replaced(&c, &cfg.project.dir) != Some(true) {
                 let current = recorded_settings(&c)?;
                 refuse_drift(cfg, &differences(&current, &wanted, up.given))?;
                 ui::success(&format!("{name} is running"));
@@ -89,9 +96,9 @@ async fn bring_up(
                     "{name} was removed outside mlenv (by its unit, or podman); bringing it back with the settings it had"
                 ));
                 // A unit still retrying its failed start would replace what this makes.
-                if let Some(f) = autostart::failure(name) {
-                    autostart::systemctl("stop", &f.unit)?;
-                    autostart::systemctl("reset-failed", &f.unit)?;
+                if let Some(f) = crate::systemd::failure(name) {
+                    crate::systemd::systemctl("stop", &f.unit)?;
+                    crate::systemd::systemctl("reset-failed", &f.unit)?;
                     ui::info(&format!(
                         "Stopped {}, whose start at boot failed: {}",
                         f.unit,
@@ -109,7 +116,7 @@ async fn bring_up(
             None => {
                 let gpus = match checked {
                     Some(c) => c,
-                    None => check_gpus(podman, None).await?,
+                    None => check_gpus(podman, up.gpus.as_deref()).await?,
                 };
                 wanted.gpus = names(&gpus.names);
                 create_and_start(cfg, podman, &wanted, &gpus.devices, up.env.as_ref()).await?
@@ -121,7 +128,17 @@ async fn bring_up(
                 recreate(cfg, up, podman, &c, &current, &wanted).await?
             } else {
                 refuse_drift(cfg, &differences(&current, &wanted, up.given))?;
-                if c.state.running {
+                if c.state.running && folder_replaced(&c, &cfg.project.dir) == Some(true) {
+                    // Its bind mount holds the old, deleted folder: a restart mounts the
+                    // folder now at that path.
+                    ui::info(&format!(
+                        "{} was replaced since {name} started (a new folder at the same path); restarting {name} so that it sees the new one",
+                        cfg.project.dir.display()
+                    ));
+                    restart(podman, &c).await?;
+                    ui::success(&format!("Restarted {name}"));
+                    show_access(&current);
+                } else if c.state.running {
                     ui::success(&format!("{name} is running"));
                 } else {
                     start_stopped(podman, name, &current).await?;
@@ -359,9 +376,9 @@ async fn create_and_start(
 ) -> Result<String> {
     let name = &cfg.project.container;
     ensure_image(podman, &settings.image).await?;
-    let info = podman.info().await?;
-    tracing::debug!(version = %info.version, rootless = info.rootless, "podman service");
-    let (body, facts) = body_for(&cfg.project, podman, &info, settings, devices, env).await?;
+    let rootless = podman.rootless().await?;
+    tracing::debug!(rootless, "podman service");
+    let (body, facts) = body_for(&cfg.project, podman, rootless, settings, devices, env).await?;
     // Bind-mount sources must exist; they are the caller's, so keep-id can write them.
     for dir in [
         python_dir(&cfg.project, &facts.id),

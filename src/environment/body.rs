@@ -5,7 +5,7 @@ use color_eyre::eyre::Result;
 
 use crate::create::{create_body, ImageFacts, UserMode};
 use crate::envfile::EnvFile;
-use crate::podman::{CreateBody, Device, Podman, ServiceInfo};
+use crate::podman::{CreateBody, Device, Podman};
 use crate::project::Project;
 use crate::settings::Settings;
 
@@ -13,7 +13,7 @@ use crate::settings::Settings;
 pub async fn body_for(
     project: &Project,
     podman: &Podman,
-    info: &ServiceInfo,
+    rootless: bool,
     settings: &Settings,
     devices: &[String],
     env: Option<&EnvFile>,
@@ -25,7 +25,7 @@ pub async fn body_for(
     };
     let user = UserMode::choose(
         settings.user_mapping,
-        info.rootless,
+        rootless,
         nix::unistd::getuid().as_raw(),
         nix::unistd::getgid().as_raw(),
     );

@@ -13,6 +13,10 @@ pub async fn check_gpus(
     podman: &Podman,
     wanted: Option<&[cdi::QualifiedName]>,
 ) -> Result<gpu::preflight::Resolved> {
+    // `--gpu none` needs nothing of podman (not even its version).
+    if wanted.is_some_and(|w| w.is_empty()) {
+        return Ok(Default::default());
+    }
     let rules = gpu::installed(podman).await?;
     let resolved = gpu::preflight::resolve(wanted, &rules, true).map_err(invalid)?;
     for note in &resolved.notes {

@@ -16,11 +16,30 @@ use color_eyre::eyre::{eyre, Report, Result, WrapErr};
 pub use body::body_for;
 pub use gpus::{check_gpus, check_recorded_gpus, names};
 pub use install::run_logged;
-pub use start::{ensure_image, show_access, start, start_stopped};
+pub use start::{ensure_image, restart, show_access, start, start_stopped, STOP_TIMEOUT};
 
 use crate::podman::Container;
 use crate::project::Project;
 use crate::settings::{Settings, LABEL_SETTINGS};
+
+/// Whether the project folder was replaced under the running container `c` (`rm -rf proj
+/// && git clone ... proj`): its bind mount still holds the old, deleted folder, where every
+/// exec fails ("current working directory is outside of container mount namespace root").
+/// Two stats, no API call: the folder at its path on the host, and what the container sees
+/// at that path (through `/proc/PID/root`, which the user may read for a rootless
+/// container: its user namespace is theirs). `None` when either cannot be looked at
+/// (a rootful container, a container that just stopped).
+pub fn folder_replaced(c: &Container, dir: &Path) -> Option<bool> {
+    use std::os::unix::fs::MetadataExt;
+    if !c.state.running || c.state.pid <= 0 {
+        return None;
+    }
+    let here = std::fs::metadata(dir).ok()?;
+    let inside =
+        Path::new(&format!("/proc/{}/root", c.state.pid)).join(dir.strip_prefix("/").ok()?);
+    let there = std::fs::metadata(inside).ok()?;
+    Some((here.dev(), here.ino()) != (there.dev(), there.ino()))
+}
 
 /// The error for a command that needs a container when there is none.
 pub fn not_created(project: &Project) -> Report {
@@ -68,5 +87,35 @@ pub fn kept_settings(state_dir: &Path) -> Result<Option<Settings>> {
             .wrap_err_with(|| format!("cannot read {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).wrap_err_with(|| format!("cannot read {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::podman::ContainerState;
+
+    fn running(pid: i64) -> Container {
+        Container {
+            state: ContainerState {
+                running: pid > 0,
+                pid,
+                ..ContainerState::default()
+            },
+            ..Container::default()
+        }
+    }
+
+    #[test]
+    fn folder_replaced_compares_what_both_sides_see() {
+        let dir = tempfile::tempdir().unwrap();
+        // This process sees the folder as the host does: the same folder.
+        let me = running(std::process::id() as i64);
+        assert_eq!(folder_replaced(&me, dir.path()), Some(false));
+        // Not running, no pid, no folder: nothing to compare.
+        assert_eq!(folder_replaced(&running(0), dir.path()), None);
+        assert_eq!(folder_replaced(&me, &dir.path().join("gone")), None);
+        // A process that is gone.
+        assert_eq!(folder_replaced(&running(i32::MAX as i64), dir.path()), None);
     }
 }

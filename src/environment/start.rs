@@ -5,10 +5,33 @@ use std::time::Duration;
 
 use color_eyre::eyre::{Result, WrapErr};
 
-use super::check_recorded_gpus;
-use crate::podman::Podman;
+use super::{check_recorded_gpus, recorded_settings};
+use crate::podman::{Container, Podman};
 use crate::settings::Settings;
 use crate::ui;
+
+/// How long a stop (or restart) gives the container's processes before SIGKILL.
+pub const STOP_TIMEOUT: u32 = 10;
+
+/// Restarts container `c`: through the systemd unit that runs it when there is one (a stop
+/// behind its back would only make it start the container again, or give up), else through
+/// podman. A restart is a start: the recorded GPUs must still resolve (a stale spec healed).
+pub async fn restart(podman: &Podman, c: &Container) -> Result<()> {
+    let name = &c.name;
+    if let Ok(settings) = recorded_settings(c) {
+        check_recorded_gpus(podman, &settings).await?;
+    }
+    let pb = ui::spinner(&format!("Restarting {name}"));
+    let r = match crate::systemd::managing_unit(c).filter(|_| c.state.running) {
+        Some(unit) => crate::systemd::systemctl("restart", &unit),
+        None => podman
+            .restart(name, STOP_TIMEOUT)
+            .await
+            .wrap_err_with(|| format!("podman could not restart {name}")),
+    };
+    pb.finish_and_clear();
+    r
+}
 
 /// After this long a start gets a word on why it may take minutes (the keep-id copy).
 const SLOW_START_HINT: Duration = Duration::from_secs(3);

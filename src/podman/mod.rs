@@ -37,6 +37,8 @@ pub struct Podman {
     client: RequestClient<podman_api::Error>,
     /// Exec and logs streams.
     api: podman_api::Podman,
+    /// [`Podman::version`], once asked.
+    version: tokio::sync::OnceCell<String>,
 }
 
 impl Podman {
@@ -49,6 +51,7 @@ impl Podman {
             socket: socket.to_path_buf(),
             client: RequestClient::new(transport, Box::new(error::validate)),
             api: podman_api::Podman::unix(socket),
+            version: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -122,14 +125,52 @@ impl Podman {
             .map_err(|e| self.error(e))
     }
 
-    /// The service's podman version (`/libpod/version`: cheaper than `info`).
+    /// Whether the service is rootless, without asking it: its socket belongs to the user
+    /// who runs it (systemd's socket units and `podman system service` both make it so), and
+    /// only root's service has a root-owned socket. `/libpod/info` would say the same at the
+    /// cost of a slow request (see [`Podman::version`]); it is the answer when the socket
+    /// cannot be looked at.
+    pub async fn rootless(&self) -> Result<bool> {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(&self.socket) {
+            Ok(m) => Ok(m.uid() != 0),
+            Err(_) => Ok(self.info().await?.rootless),
+        }
+    }
+
+    /// The service's podman version, asked once per process: `_ping`'s `Libpod-Api-Version`
+    /// header (libpod's API version is its podman version). `_ping` answers in milliseconds;
+    /// `/libpod/version` and `/libpod/info` make podman 4.3 run conmon and the OCI runtime to
+    /// learn their versions (360-530 ms), which a warm `up` must not pay.
     pub async fn version(&self) -> Result<String> {
-        let v: serde_json::Value = self
-            .client
-            .get_json(format!("{API}/libpod/version"))
+        self.version
+            .get_or_try_init(|| async {
+                let response = self
+                    .client
+                    .get(format!("{API}/libpod/_ping"))
+                    .await
+                    .map_err(|e| self.error(e))?;
+                let header = response
+                    .headers()
+                    .get("Libpod-Api-Version")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                match header {
+                    Some(v) if !v.is_empty() => Ok(v),
+                    // A service that does not say (not seen from podman 4.3 on): ask the
+                    // slow way rather than guess.
+                    _ => {
+                        let v: serde_json::Value = self
+                            .client
+                            .get_json(format!("{API}/libpod/version"))
+                            .await
+                            .map_err(|e| self.error(e))?;
+                        Ok(v["Version"].as_str().unwrap_or("").to_string())
+                    }
+                }
+            })
             .await
-            .map_err(|e| self.error(e))?;
-        Ok(v["Version"].as_str().unwrap_or("").to_string())
+            .cloned()
     }
 
     /// Creates the container. When podman says the name is taken but has no such container,
@@ -300,6 +341,14 @@ impl Podman {
             Err(e) => Err(self.error(e)),
         }
     }
+}
+
+/// What the service's `host.cgroupVersion` says ("v2" when true), read on this host, which
+/// is the service's (a Unix socket): /sys/fs/cgroup is a cgroup2 mount only on the unified
+/// hierarchy; a hybrid one is v1 to podman.
+pub fn host_cgroup_v2() -> bool {
+    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
+    statfs("/sys/fs/cgroup").is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC)
 }
 
 /// Percent-encodes a query value: everything but RFC 3986's unreserved characters (the

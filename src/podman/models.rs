@@ -28,6 +28,8 @@ pub struct ContainerState {
     /// created, running, exited, stopped, paused, ...
     pub status: String,
     pub running: bool,
+    /// The host pid of the container's first process (0 when it does not run).
+    pub pid: i64,
     pub started_at: String,
     pub exit_code: i64,
     pub error: String,

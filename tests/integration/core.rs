@@ -1020,3 +1020,64 @@ fn up_restores_a_container_set_aside_by_an_interrupted_recreate() {
     assert!(state_running(&name));
     assert!(!exists(&format!("{name}-replaced")));
 }
+
+#[test]
+fn up_restarts_an_environment_whose_project_folder_was_replaced() {
+    let p = Project::new("replaced folder ✓");
+    p.up(&[]);
+    let name = p.name();
+    let dir = p.dir.to_str().unwrap().to_string();
+    let started = started_at(&name);
+    // What `rm -rf proj && git clone ... proj` does to the path the container mounts.
+    std::fs::remove_dir_all(&p.dir).unwrap();
+    std::fs::create_dir(&p.dir).unwrap();
+    std::fs::write(p.dir.join("new.txt"), "the new folder\n").unwrap();
+    // The container still has the old, deleted folder: the podman CLI does not see the file.
+    let seen = harness::podman(&["exec", &name, "cat", &format!("{dir}/new.txt")]);
+    assert!(!seen.status.success(), "the old mount shows the new file?");
+
+    let status = p.ok(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(v["project_replaced"], true, "{v:#}");
+    let shown = text(&p.ok(&["status"]).stdout);
+    assert!(
+        shown.contains("replaced since the container started"),
+        "{shown}"
+    );
+    let exec = p.run(&["exec", "-c", "true"]);
+    assert_ne!(code(&exec), 0);
+    let err = text(&exec.stderr);
+    assert!(
+        err.contains("was replaced since") && err.contains("`mlenv up` restarts it"),
+        "{err}"
+    );
+
+    let out = p.up(&[]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("was replaced since") && err.contains(&format!("Restarted {name}")),
+        "{err}"
+    );
+    assert_ne!(started_at(&name), started, "not restarted");
+    // The independent client now sees the new folder through the container.
+    assert_eq!(
+        podman_ok(&["exec", &name, "cat", &format!("{dir}/new.txt")]),
+        "the new folder\n"
+    );
+    assert_eq!(
+        text(&p.ok(&["exec", "-c", "cat new.txt"]).stdout),
+        "the new folder\n"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&p.ok(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(v["project_replaced"], false);
+
+    // Unchanged from here on: the warm path again, no restart.
+    let again = started_at(&name);
+    let out = p.up(&[]);
+    assert!(text(&out.stderr).contains("is running"));
+    assert_eq!(
+        started_at(&name),
+        again,
+        "restarted an unchanged environment"
+    );
+}
