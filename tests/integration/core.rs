@@ -1081,3 +1081,68 @@ fn up_restarts_an_environment_whose_project_folder_was_replaced() {
         "restarted an unchanged environment"
     );
 }
+
+#[test]
+fn up_reads_env_files_as_docker_compose_does() {
+    let p = Project::new("compose env");
+    // What Compose accepts and dotenvy did not: an unquoted value with spaces, inline
+    // comments, interpolation; and the quoting rules.
+    std::fs::write(
+        p.dir.join(".env"),
+        "# Compose-style\n\
+         export A=1\n\
+         PLAIN=hello world\n\
+         INLINE=value # a comment\n\
+         HASH=b#c\n\
+         DOUBLE=\"tab\\there\"\n\
+         SINGLE='$PLAIN stays'\n\
+         MULTI=\"first\n\
+         second\"\n\
+         REF=${PLAIN}!\n\
+         DEFAULT=${MLENV_IT_UNSET_VAR:-fallback}\n\
+         EMPTY=\n",
+    )
+    .unwrap();
+    p.up(&["--gpu", "none", "--env-file", ".env"]);
+    let name = p.name();
+    let env_of =
+        |k: &str| podman_ok(&["exec", &name, "sh", "-c", &format!("printf '%s' \"${k}\"")]);
+    let want = [
+        ("A", "1"),
+        ("PLAIN", "hello world"),
+        ("INLINE", "value"),
+        ("HASH", "b#c"),
+        ("DOUBLE", "tab\there"),
+        ("SINGLE", "$PLAIN stays"),
+        ("MULTI", "first\nsecond"),
+        ("REF", "hello world!"),
+        ("DEFAULT", "fallback"),
+        ("EMPTY", ""),
+    ];
+    for (k, v) in want {
+        assert_eq!(env_of(k), v, "{k}");
+    }
+
+    // What Compose rejects is bad input: the line is named, the value never, nothing made.
+    let q = Project::new("compose env bad");
+    std::fs::write(
+        q.dir.join(".env"),
+        "GOOD=1\nMULTI=\"a\nb\"\nOPEN=\"s3cr3t-value\nMORE=2\n",
+    )
+    .unwrap();
+    let out = q.run(&[
+        "up",
+        "--image",
+        BUSYBOX,
+        "--gpu",
+        "none",
+        "--env-file",
+        ".env",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(code(&out), 2, "{err}");
+    assert!(err.contains("line 4"), "{err}");
+    assert!(!err.contains("s3cr3t"), "{err}");
+    assert!(containers_for(&q.dir).is_empty());
+    assert!(!q.state.exists(), "mlenv wrote its state dir");
+}
