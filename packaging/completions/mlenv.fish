@@ -51,7 +51,7 @@ complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "man" -d 'Print the man 
 complete -c mlenv -n "__fish_mlenv_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l image -d 'Container image [env: MLENV_IMAGE] [default: the current NGC PyTorch image]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s p -l port -d 'Ports to forward: HOST:CONTAINER, IP:HOST:CONTAINER or PORT, with an optional /udp; comma separated or repeated. Binds 127.0.0.1 unless an IP is given' -r
-complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l env-file -d 'Load environment variables from this file (KEY=VALUE lines)' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l env-file -d 'Load environment variables from this file (KEY=VALUE lines, read as Docker Compose reads .env files)' -r -F
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l gpu -d 'GPUs: all, none, indices (0,1), or CDI names (nvidia.com/gpu=0) [default: all when an NVIDIA CDI spec exists, else none]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l memory -d 'Memory limit, e.g. 16g, 512m' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l cpus -d 'CPU limit, e.g. 4 or 2.5' -r
@@ -141,7 +141,7 @@ complete -c mlenv -n "__fish_mlenv_using_subcommand unit" -s h -l help -d 'Print
 complete -c mlenv -n "__fish_mlenv_using_subcommand unit" -s V -l version -d 'Print version'
 complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l image -d 'Container image [env: MLENV_IMAGE] [default: the current NGC PyTorch image]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand init" -s p -l port -d 'Ports to forward: HOST:CONTAINER, IP:HOST:CONTAINER or PORT, with an optional /udp; comma separated or repeated. Binds 127.0.0.1 unless an IP is given' -r
-complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l env-file -d 'Load environment variables from this file (KEY=VALUE lines)' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l env-file -d 'Load environment variables from this file (KEY=VALUE lines, read as Docker Compose reads .env files)' -r -F
 complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l gpu -d 'GPUs: all, none, indices (0,1), or CDI names (nvidia.com/gpu=0) [default: all when an NVIDIA CDI spec exists, else none]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l memory -d 'Memory limit, e.g. 16g, 512m' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l cpus -d 'CPU limit, e.g. 4 or 2.5' -r
