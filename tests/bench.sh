@@ -43,9 +43,9 @@ cleanups=()
 cleanup() {
     "$MLENV" -q -C "$project" rm -f >/dev/null 2>&1 || true
     env XDG_CONFIG_HOME="$work/config" "$MLENV" -q -C "$work/toml-project" rm -f >/dev/null 2>&1 || true
-    for c in "${cleanups[@]}"; do $c >/dev/null 2>&1 || true; done
+    for c in ${cleanups[@]+"${cleanups[@]}"}; do $c >/dev/null 2>&1 || true; done
     "$MLENV" -q -C "$work/py-project" rm -f >/dev/null 2>&1 || true
-    rm -rf "$work" "${data_dirs[@]}"
+    rm -rf "$work" ${data_dirs[@]+"${data_dirs[@]}"}
 }
 trap cleanup EXIT
 
@@ -104,6 +104,7 @@ flags="--image $IMAGE --gpu $GPU --port $port_a:80 --memory 1g --cpus 1 --env-fi
 # shellcheck disable=SC2086 # the flags are words
 "$MLENV" -q up $flags
 name=$(name_of "$project")
+data_dirs+=("${XDG_DATA_HOME:-$HOME/.local/share}/mlenv/$name")
 
 # T: the same kinds of settings from the two config files.
 toml="$work/toml-project"
@@ -115,6 +116,7 @@ printf 'memory = "1g"\ncpus = 1\n' >"$work/config/mlenv/config.toml"
 mlenv_t="env XDG_CONFIG_HOME=$work/config $MLENV -C $toml"
 $mlenv_t -q up
 name_t=$(name_of "$toml")
+data_dirs+=("${XDG_DATA_HOME:-$HOME/.local/share}/mlenv/$name_t")
 
 bench up "$MLENV -q up" "$(cli_up "$name")"
 bench up-flags "$MLENV -q up $flags" "$(cli_up "$name")"

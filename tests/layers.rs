@@ -96,15 +96,22 @@ fn code(text: &str) -> String {
         if t.starts_with("//") {
             continue;
         }
-        if t.starts_with("#[cfg(test)]") {
-            // Skip the next item: a `mod x;` line, or a block to its closing brace.
-            let mut depth = 0i32;
-            let mut opened = false;
-            for l in lines.by_ref() {
-                depth += l.matches('{').count() as i32 - l.matches('}').count() as i32;
-                opened |= l.contains('{');
-                if (opened && depth <= 0) || (!opened && l.trim_end().ends_with(';')) {
-                    break;
+        if let Some(item) = t.strip_prefix("#[cfg(test)]") {
+            // Skip the item it marks: on this line (`#[cfg(test)] mod tests;`) or the next.
+            // rustfmt (CI checks it) ends a block item with a `}` line at the indentation it
+            // starts at; braces in strings cannot fool that, as a count would be.
+            let indent = &line[..line.len() - t.len()];
+            let first = if item.trim().is_empty() {
+                lines.next().unwrap_or_default()
+            } else {
+                item
+            };
+            if first.trim_end().ends_with('{') {
+                let close = format!("{indent}}}");
+                for l in lines.by_ref() {
+                    if l.trim_end() == close {
+                        break;
+                    }
                 }
             }
             continue;
@@ -126,40 +133,77 @@ fn ident(s: &str) -> String {
 fn crate_paths(code: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for (i, _) in code.match_indices("crate::") {
-        let rest = &code[i + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            let mut depth = 1;
-            let end = group
-                .char_indices()
-                .find(|(_, c)| {
-                    match c {
-                        '{' => depth += 1,
-                        '}' => depth -= 1,
-                        _ => {}
-                    }
-                    depth == 0
-                })
-                .map_or(group.len(), |(j, _)| j);
-            let mut depth = 0;
-            let mut item = String::new();
-            for c in group[..end].chars().chain([',']) {
+        out.extend(paths_at(&code[i + "crate::".len()..]));
+    }
+    out
+}
+
+/// The path (or, for a `{...}` group, the paths) that `rest` starts with, two segments of
+/// each at most.
+fn paths_at(rest: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    if let Some(group) = rest.strip_prefix('{') {
+        let mut depth = 1;
+        let end = group
+            .char_indices()
+            .find(|(_, c)| {
                 match c {
                     '{' => depth += 1,
                     '}' => depth -= 1,
-                    ',' if depth == 0 => {
-                        out.push(segments(item.trim()));
-                        item.clear();
-                        continue;
-                    }
                     _ => {}
                 }
-                item.push(c);
+                depth == 0
+            })
+            .map_or(group.len(), |(j, _)| j);
+        let mut depth = 0;
+        let mut item = String::new();
+        for c in group[..end].chars().chain([',']) {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    out.push(segments(item.trim()));
+                    item.clear();
+                    continue;
+                }
+                _ => {}
             }
-        } else {
-            out.push(segments(rest));
+            item.push(c);
         }
+    } else {
+        out.push(segments(rest));
     }
     out.retain(|p| !p.is_empty() && !p[0].is_empty());
+    out
+}
+
+/// Every `super::` path in `code` of the module at `path` (a file's module path, as
+/// [`module_path`] gives it), resolved to a path from the crate root.
+fn super_paths(code: &str, path: &[String]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(i) = code[at..].find("super::") {
+        let start = at + i;
+        at = start + "super::".len();
+        // Only the first `super` of a chain starts one.
+        if code[..start].ends_with("::") {
+            continue;
+        }
+        let mut ups = 1;
+        let mut rest = &code[at..];
+        while let Some(r) = rest.strip_prefix("super::") {
+            ups += 1;
+            rest = r;
+        }
+        let Some(base) = path.len().checked_sub(ups) else {
+            continue;
+        };
+        for tail in paths_at(rest) {
+            let mut resolved: Vec<String> = path[..base].to_vec();
+            resolved.extend(tail);
+            out.push(resolved);
+        }
+    }
     out
 }
 
@@ -205,17 +249,12 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
                 }
             }
         }
-        // `super::x` in a command's own file names a sibling command (or commands/mod.rs).
-        if path.len() == 2 && path[0] == "commands" {
-            for (i, _) in code.match_indices("super::") {
-                let name = ident(&code[i + "super::".len()..]);
-                targets.push(vec!["commands".into(), name]);
-            }
-        }
+        // `super::super::x`: the path above this module's, then what follows.
+        targets.extend(super_paths(&code, &path));
         let entry = g.entry(from.clone()).or_default();
         for t in targets {
             let to = match t.as_slice() {
-                [top, cmd] if top == "commands" && commands.contains(cmd) => {
+                [top, cmd, ..] if top == "commands" && commands.contains(cmd) => {
                     format!("commands::{cmd}")
                 }
                 [top, ..] => top.clone(),
@@ -309,12 +348,41 @@ fn no_circles() {
 #[test]
 fn the_reader_sees_imports() {
     // The parser this test rests on: it must find what it checks.
-    let code = code(
+    let text = code(
         "use crate::{a, b::c, d::{e, f}};\n// crate::comment\nfn x() { crate::g::h(); }\n#[cfg(test)]\nmod tests {\n    use crate::t;\n}\n",
     );
-    let paths = crate_paths(&code);
+    let paths = crate_paths(&text);
     let firsts: Vec<&str> = paths.iter().map(|p| p[0].as_str()).collect();
     assert_eq!(firsts, ["a", "b", "d", "g"]);
+    // `#[cfg(test)]` items end where rustfmt closes them, braces in strings or not, and an
+    // item on the attribute's own line skips only that line.
+    let code2 = code(
+        "#[cfg(test)] mod tests;\nuse crate::kept;\n#[cfg(test)]\nmod tests {\n    const S: &str = \"}}\";\n    use crate::hidden;\n}\nuse crate::after;\n",
+    );
+    let firsts: Vec<String> = crate_paths(&code2)
+        .into_iter()
+        .map(|p| p[0].clone())
+        .collect();
+    assert_eq!(firsts, ["kept", "after"]);
+    // `super::` chains resolve against the module's own path.
+    let here: Vec<String> = ["commands", "clean", "plan"].map(String::from).to_vec();
+    let ups = super_paths(
+        "use super::super::up::x;\nuse super::{find, plan};\n",
+        &here,
+    );
+    assert_eq!(
+        ups,
+        [
+            vec!["commands", "up", "x"],
+            vec!["commands", "clean", "find"],
+            vec!["commands", "clean", "plan"]
+        ]
+    );
+    let root: Vec<String> = vec!["environment".to_string()];
+    assert_eq!(
+        super_paths("super::commands::up::run()", &root),
+        [vec!["commands", "up"]]
+    );
     let g = graph();
     assert!(g["commands::up"].contains("environment"), "{g:#?}");
     assert!(g["main"].contains("commands"));

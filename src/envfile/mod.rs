@@ -168,10 +168,12 @@ fn parse(
         let after = rest.get(name_end + 1..).unwrap_or("");
         let bare = separator == '\n';
         if key.contains(char::is_whitespace) {
+            // Never the text itself: in a mistyped line (`TOKEN s3cr3t==`) what stands
+            // before the separator is mostly the value.
             return Err(if bare || !line_start {
                 not_a_statement(line, line_start)
             } else {
-                format!("line {line}: {key:?} is not a valid name (a name holds no spaces)")
+                format!("line {line}: the name before the '{separator}' holds a space (a name holds no spaces)")
             });
         }
         if key.is_empty() && !bare {
@@ -242,16 +244,16 @@ fn is_name_char(c: char) -> bool {
     matches!(c, '_' | '.' | '-' | '[' | ']') || c.is_alphabetic() || c.is_numeric()
 }
 
-/// The error for character `c` in the name at the start of `src`. The text before the line's
-/// first separator is shown only when it is known to be a name: a line with no separator, or
-/// text after a closing quote, may be (part of) a value.
+/// The error for character `c` in the name at the start of `src`. Neither the text before
+/// the separator nor the character is shown: in a mistyped line (a PEM key's last line
+/// pasted unquoted, `TOKEN s3cr3t==`) that text is mostly a value. The column says where.
 fn bad_name(src: &str, line: usize, line_start: bool, c: char) -> String {
     let text = &src[..src.find('\n').unwrap_or(src.len())];
-    match text.find(['=', ':']) {
-        Some(separator) if line_start => format!(
-            "line {line}: {:?} is not a valid name (it holds {c:?}; a name holds letters, \
-             digits, '_', '.', '-', '[' and ']')",
-            text[..separator].trim()
+    match (text.find(['=', ':']), text.find(c)) {
+        (Some(_), Some(at)) if line_start => format!(
+            "line {line}: the name holds a character a name may not (its character {}; a name holds \
+             letters, digits, '_', '.', '-', '[' and ']')",
+            text[..at].chars().count() + 1
         ),
         _ => not_a_statement(line, line_start),
     }

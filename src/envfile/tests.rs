@@ -297,7 +297,7 @@ const CASES: &[Case] = &[
     // parser_test.go TestParseVariable
     (
         "%!(EXTRA string)=foo",
-        Err(r#"line 1: "%!(EXTRA string)" is not a valid name (it holds '%'"#),
+        Err("line 1: the name holds a character a name may not (its character 1;"),
     ),
     // godotenv_var_expansion_test.go: EMPTY_VAR and TEST_VAR are set on earlier lines.
     // TestExpandIfEmptyOrUnset
@@ -399,7 +399,7 @@ const CASES: &[Case] = &[
     ),
     (
         "A=\"1\n2\n3\"\nB='x\ny'\nBAD KEY=v\n",
-        Err(r#"line 6: "BAD KEY" is not a valid name"#),
+        Err("line 6: the name before the '=' holds a space"),
     ),
     ("A=\"1\n2\"\nB=\"v\nC=3\n", Err("line 3: unclosed double quote in the value of \"B\"")),
     ("A='1\n2'\n\nB='v\n", Err("line 4: unclosed single quote")),
@@ -432,10 +432,10 @@ const CASES: &[Case] = &[
     ("export\nA=1", Ok(&[("A", "1")])),
     ("export=1", Ok(&[("export", "1")])),
     // Bad names.
-    ("A=1\nBAD KEY=1", Err(r#"line 2: "BAD KEY" is not a valid name"#)),
-    ("A\tB=1", Err(r#"line 1: "A\tB" is not a valid name"#)),
-    ("\n\nK$Y=1", Err(r#"line 3: "K$Y" is not a valid name (it holds '$'"#)),
-    ("\"A\"=1", Err(r#"line 1: "\"A\"" is not a valid name"#)),
+    ("A=1\nBAD KEY=1", Err("line 2: the name before the '=' holds a space")),
+    ("A\tB=1", Err("line 1: the name before the '=' holds a space")),
+    ("\n\nK$Y=1", Err("line 3: the name holds a character a name may not (its character 2;")),
+    ("\"A\"=1", Err("line 1: the name holds a character a name may not (its character 1;")),
     (":1", Err("line 1: no name before the ':'")),
     ("A=1\nnot a statement\n", Err("line 2: not KEY=VALUE")),
     ("two words", Err("line 1: not KEY=VALUE")),
@@ -672,6 +672,10 @@ fn errors_name_the_line_and_never_a_value() {
         ("A=x\ns3cr3t\tvalue\n", "line 2:"),
         ("A=x\n\ns3cr3t value", "line 3:"),
         ("s3cr3t$", "line 1:"),
+        // What stands before the separator of a mistyped line is mostly the value.
+        ("AWS_SECRET_ACCESS_KEY s3cr3tKEY==\n", "line 1:"),
+        ("A=1\nTOKEN s3cr3t:x\n", "line 2:"),
+        ("KEY=-----BEGIN\ns3cr3t/ab+cd==\n", "line 2:"),
     ];
     for (text, line) in cases {
         let f = file(text);

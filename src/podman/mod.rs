@@ -125,16 +125,16 @@ impl Podman {
             .map_err(|e| self.error(e))
     }
 
-    /// Whether the service is rootless, without asking it: its socket belongs to the user
-    /// who runs it (systemd's socket units and `podman system service` both make it so), and
-    /// only root's service has a root-owned socket. `/libpod/info` would say the same at the
+    /// Whether the service is rootless, without asking it: the uid of whoever listens on the
+    /// socket (`SO_PEERCRED`: the podman service, or the systemd manager holding the socket
+    /// for it) is root only for root's podman. Not the socket file's owner, which a
+    /// `SocketUser=` drop-in or a chown changes. `/libpod/info` would say the same at the
     /// cost of a slow request (see [`Podman::version`]); it is the answer when the socket
-    /// cannot be looked at.
+    /// cannot be asked.
     pub async fn rootless(&self) -> Result<bool> {
-        use std::os::unix::fs::MetadataExt;
-        match std::fs::metadata(&self.socket) {
-            Ok(m) => Ok(m.uid() != 0),
-            Err(_) => Ok(self.info().await?.rootless),
+        match listener_uid(&self.socket) {
+            Some(uid) => Ok(uid != 0),
+            None => Ok(self.info().await?.rootless),
         }
     }
 
@@ -206,7 +206,18 @@ impl Podman {
                 {
                     (code.as_u16(), message.trim_end_matches(": ").to_string())
                 }
-                Err(e) => return Err(self.error(e)),
+                Err(e) => {
+                    return Err(match self.error(e) {
+                        // What the user would not learn otherwise.
+                        Error::Api { status, message } if removed_leftover => Error::Api {
+                            status,
+                            message: format!(
+                                "{message} (after removing a leftover of {name} that podman never finished creating)"
+                            ),
+                        },
+                        other => other,
+                    });
+                }
             };
             if let Some(c) = self.inspect(name).await? {
                 if body.labels.iter().all(|(k, v)| c.label(k) == Some(v)) {
@@ -343,6 +354,14 @@ impl Podman {
     }
 }
 
+/// The uid of the process listening on Unix socket `path`, as the kernel recorded it when
+/// it listened.
+fn listener_uid(path: &Path) -> Option<u32> {
+    use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+    let stream = std::os::unix::net::UnixStream::connect(path).ok()?;
+    getsockopt(&stream, PeerCredentials).ok().map(|c| c.uid())
+}
+
 /// What the service's `host.cgroupVersion` says ("v2" when true), read on this host, which
 /// is the service's (a Unix socket): /sys/fs/cgroup is a cgroup2 mount only on the unified
 /// hierarchy; a hybrid one is v1 to podman.
@@ -366,6 +385,18 @@ fn encode(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_listeners_uid_is_the_kernels_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        assert_eq!(
+            super::listener_uid(&path),
+            Some(nix::unistd::geteuid().as_raw())
+        );
+        assert_eq!(super::listener_uid(&dir.path().join("none.sock")), None);
+    }
+
     #[test]
     fn encodes_all_but_unreserved() {
         assert_eq!(super::encode("a-b.c_d~e"), "a-b.c_d~e");
