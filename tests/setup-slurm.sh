@@ -135,7 +135,9 @@ MailProg=/bin/true
 SchedulerParameters=sched_interval=1
 MessageTimeout=20
 InactiveLimit=0
-KillWait=5
+# Slurm's default: what a cancelled job's trap gets before every process of it is killed
+# (5 s was too short for podman's stop and removal on a loaded machine).
+KillWait=30
 MinJobAge=300
 SlurmctldTimeout=30
 SlurmdTimeout=60

@@ -161,15 +161,24 @@ fn podman_body(env: &Environment, name: &str, s: &mut String, gpus: u32) {
     }
     s.push_str(
         "\n# `scancel` signals this script only: podman runs in the background, and the trap stops\n\
-         # its container, which would outlive the podman client otherwise.\n\
-         stop() { \"${podman[@]}\" stop --ignore -t 10 \"$name-requirements\" \"$name\" >/dev/null 2>&1 || true; }\n\
+         # its container, which would outlive the podman client otherwise. It removes it too:\n\
+         # --rm's cleanup is conmon's to run, and Slurm kills the job's processes (conmon's\n\
+         # too) KillWait seconds after the signal.\n\
+         cancelled=\n\
+         stop() { cancelled=1; \"${podman[@]}\" rm -f --ignore -t 10 \"$name-requirements\" \"$name\" >/dev/null 2>&1 || true; }\n\
          trap stop TERM INT\n\
          run_container() {\n\
+         \x20 [ -z \"$cancelled\" ] || return 143\n\
          \x20 in_env \"${podman[@]}\" run \"${args[@]}\" \"$@\" &\n\
          \x20 local pid=$! rc=0\n\
-         \x20 wait $pid || rc=$?\n\
-         \x20 # A trapped signal ends `wait` early: wait for podman itself.\n\
-         \x20 while kill -0 $pid 2>/dev/null; do rc=0; wait $pid || rc=$?; done\n\
+         \x20 # A trapped signal ends `wait` early: podman is waited for until it ends. A stop that\n\
+         \x20 # came while podman was still starting the container found nothing to stop, so after\n\
+         \x20 # a cancel it is repeated each second until podman ends.\n\
+         \x20 while :; do\n\
+         \x20   rc=0; wait $pid || rc=$?\n\
+         \x20   kill -0 $pid 2>/dev/null || break\n\
+         \x20   while [ -n \"$cancelled\" ] && kill -0 $pid 2>/dev/null; do stop; sleep 1; done\n\
+         \x20 done\n\
          \x20 return $rc\n\
          }\n\n",
     );
