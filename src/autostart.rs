@@ -47,10 +47,7 @@ pub fn env_copy(project: &Project) -> PathBuf {
 pub fn set_wanted(project: &Project, wanted: bool) -> Result<()> {
     let marker = project.state_dir.join(OPT_OUT);
     if wanted {
-        match std::fs::remove_file(&marker) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-            _ => {}
-        }
+        crate::fsx::remove_if_exists(&marker)?;
     } else {
         crate::state::create_private_dir(&project.state_dir)?;
         std::fs::write(&marker, "")?;
@@ -85,7 +82,7 @@ pub async fn install(
     // A podman upgrade across 4.4 changes the flavour: the other file goes.
     for (other, p) in unit_paths(&project.container) {
         if other != flavour {
-            remove_file(&p)?;
+            crate::fsx::remove_if_exists(&p)?;
         }
     }
     if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
@@ -98,7 +95,7 @@ pub async fn install(
     if flavour == Flavour::Service {
         link_wants(&project.container)?;
     } else {
-        remove_file(&wants_link(&project.container))?;
+        crate::fsx::remove_if_exists(&wants_link(&project.container))?;
     }
     reload_and_explain(project);
     Ok(())
@@ -143,7 +140,7 @@ pub async fn render(
     if let Some(recorded) = &settings.env_file {
         let env = match env {
             Some(e) => e.clone(),
-            None => EnvFile::read(recorded).map_err(crate::error::invalid)?,
+            None => crate::environment::reread_env(recorded)?,
         };
         if let Some((k, _)) = env.vars.iter().find(|(_, v)| v.contains('\n')) {
             ui::warn(&format!(
@@ -194,7 +191,7 @@ fn write_env_copy(path: &Path, env: &EnvFile) -> Result<()> {
 /// `down`: the environment stays stopped after a reboot.
 pub fn disable(project: &Project) -> Result<bool> {
     let name = &project.container;
-    let mut changed = remove_file(&wants_link(name))?;
+    let mut changed = crate::fsx::remove_if_exists(&wants_link(name))?;
     for (flavour, path) in unit_paths(name) {
         if flavour != Flavour::Quadlet {
             continue;
@@ -222,7 +219,7 @@ pub fn remove(project: &Project) -> Result<bool> {
 pub fn remove_units_of(project: &Project, container: &str) -> Result<bool> {
     let mut removed = false;
     for path in unit_files(container) {
-        removed |= remove_file(&path)?;
+        removed |= crate::fsx::remove_if_exists(&path)?;
     }
     if removed {
         reload(project);
@@ -282,10 +279,6 @@ pub fn installed(project: &Project) -> Option<(PathBuf, bool)> {
     })
 }
 
-fn remove_file(path: &Path) -> Result<bool> {
-    Ok(crate::fsx::remove_if_exists(path)?)
-}
-
 fn link_wants(container: &str) -> Result<()> {
     let link = wants_link(container);
     let target = PathBuf::from(format!("../{container}.service"));
@@ -295,7 +288,7 @@ fn link_wants(container: &str) -> Result<()> {
     if let Some(dir) = link.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    remove_file(&link)?;
+    crate::fsx::remove_if_exists(&link)?;
     std::os::unix::fs::symlink(&target, &link)
         .wrap_err_with(|| format!("cannot enable {}", link.display()))
 }

@@ -605,11 +605,6 @@ fn gpu_setup(a: GpuSetupArgs) -> Result<GpuSetup> {
     })
 }
 
-/// Re-reads the env file a container was created with, for a recreate that keeps it.
-pub fn reread_env(path: &Path) -> Result<EnvFile> {
-    EnvFile::read(path).map_err(invalid)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -241,8 +241,7 @@ fn open_tun() -> Result<(), (std::io::ErrorKind, String)> {
 /// v2 when /sys/fs/cgroup is itself a cgroup2 mount; else v1, hybrid when systemd mounted
 /// a v2 hierarchy beside it.
 fn cgroup_version() -> checks::Cgroups {
-    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
-    if statfs("/sys/fs/cgroup").is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC) {
+    if podman::host_cgroup_v2() {
         return checks::Cgroups::V2;
     }
     checks::Cgroups::V1 {

@@ -4,7 +4,7 @@
 
 use color_eyre::eyre::{Result, WrapErr};
 
-use crate::config::{self, Config, Export, ExportTarget};
+use crate::config::{Config, Export, ExportTarget};
 use crate::envfile::EnvFile;
 use crate::environment::recorded_settings;
 use crate::export::{kube, slurm, Environment, RequirementsPlan};
@@ -72,7 +72,7 @@ async fn environment(cfg: &Config, podman: &Podman, export: &Export) -> Result<E
             let s = recorded_settings(c)?;
             ui::info(&format!("Exporting {name} as it was created"));
             let env = match &s.env_file {
-                Some(p) => Some(config::reread_env(p)?),
+                Some(p) => Some(crate::environment::reread_env(p)?),
                 None => None,
             };
             let names = s

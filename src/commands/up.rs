@@ -4,7 +4,7 @@ use std::path::Path;
 
 use color_eyre::eyre::{eyre, Result, WrapErr};
 
-use crate::config::{self, Config, Up};
+use crate::config::{Config, Up};
 use crate::create::{profile_script, python_dir, PROFILE_SCRIPT};
 use crate::envfile::EnvFile;
 use crate::environment::{
@@ -291,7 +291,7 @@ fn env_for(cfg: &Config, up: &Up, merged: &mut Settings) -> Result<Option<EnvFil
     Ok(match (&up.env, &merged.env_file) {
         (Some(e), _) => Some(e.clone()),
         (None, Some(path)) => {
-            let e = config::reread_env(path)?;
+            let e = crate::environment::reread_env(path)?;
             merged.env_keys = e.keys();
             merged.env_digest = Some(e.digest(&digest_key(cfg)?));
             Some(e)

@@ -18,6 +18,7 @@ pub use gpus::{check_gpus, check_recorded_gpus, names};
 pub use install::run_logged;
 pub use start::{ensure_image, restart, show_access, start, start_stopped, STOP_TIMEOUT};
 
+use crate::envfile::EnvFile;
 use crate::podman::Container;
 use crate::project::Project;
 use crate::settings::{Settings, LABEL_SETTINGS};
@@ -39,6 +40,12 @@ pub fn folder_replaced(c: &Container, dir: &Path) -> Option<bool> {
         Path::new(&format!("/proc/{}/root", c.state.pid)).join(dir.strip_prefix("/").ok()?);
     let there = std::fs::metadata(inside).ok()?;
     Some((here.dev(), here.ino()) != (there.dev(), there.ino()))
+}
+
+/// Re-reads the env file a container was created with, for a recreate or a unit that keeps it;
+/// a file that no longer reads is bad input.
+pub fn reread_env(path: &Path) -> Result<EnvFile> {
+    EnvFile::read(path).map_err(crate::error::invalid)
 }
 
 /// The error for a command that needs a container when there is none.
