@@ -372,7 +372,7 @@ impl Spec {
     /// * there is at least one device, and device names are valid and unique;
     /// * every device has non-empty `containerEdits`;
     /// * in all edits: `env` entries are `NAME=VALUE`; device nodes have a path,
-    ///   a type among `b`, `c`, `u`, `p`, non-negative major/minor numbers and
+    ///   a type among `b`, `c`, `u`, `p` (major and minor numbers are not checked) and
     ///   permissions made of `r`, `w`, `m` (or `none`); hooks name an OCI hook
     ///   point ([`HOOK_NAMES`]) and a path; mounts have both paths;
     ///   `intelRdt.closID` is a file name (or `/`); net devices have both names,
@@ -389,7 +389,7 @@ impl Spec {
         let required = self.minimum_version();
         if required > self.cdi_version {
             let feature = self
-                .requirements()
+                .requirements(Presence::NonEmpty)
                 .into_iter()
                 .filter(|r| r.0 == required)
                 .map(|r| r.1)
@@ -462,21 +462,40 @@ impl Spec {
     /// | 0.7.0 | `intelRdt`; `additionalGids` |
     /// | 1.1.0 | `netDevices`; `intelRdt.schemata`; `intelRdt.enableMonitoring` |
     ///
-    /// Unlike upstream, which counts only non-empty values, a field counts as
-    /// used whenever it is present (`"annotations": {}`, `"hostPath": ""`):
-    /// a runtime that predates the field rejects the spec for the field name
-    /// alone, as an unknown field.
+    /// As upstream, only non-empty values count: `"annotations": {}` at 0.5.0,
+    /// `"additionalGids": []` at 0.6.0 or `"hostPath": ""` at 0.4.0 pass, since
+    /// podman's library accepts them and mlenv must never refuse a spec podman
+    /// would use. A spec being written should declare [`Spec::version_to_write`].
     pub fn minimum_version(&self) -> Version {
-        self.requirements()
+        Self::highest(self.requirements(Presence::NonEmpty))
+    }
+
+    /// The `cdiVersion` a producer should declare: like [`Spec::minimum_version`],
+    /// but a field counts whenever it is present, even empty, since a runtime that
+    /// predates a field rejects the spec for the field's name alone.
+    pub fn version_to_write(&self) -> Version {
+        Self::highest(self.requirements(Presence::Present))
+    }
+
+    fn highest(needs: Vec<(Version, String)>) -> Version {
+        needs
             .into_iter()
             .map(|(version, _)| version)
             .fold(Version::V0_3_0, Version::max)
     }
 
     /// Every versioned feature the spec uses, with the version it needs.
-    fn requirements(&self) -> Vec<(Version, String)> {
+    fn requirements(&self, counts: Presence) -> Vec<(Version, String)> {
+        let map = |m: &Option<BTreeMap<String, String>>| match counts {
+            Presence::Present => m.is_some(),
+            Presence::NonEmpty => m.as_ref().is_some_and(|m| !m.is_empty()),
+        };
+        let text = |t: &Option<String>| match counts {
+            Presence::Present => t.is_some(),
+            Presence::NonEmpty => t.as_ref().is_some_and(|t| !t.is_empty()),
+        };
         let mut needs = Vec::new();
-        if self.annotations.is_some() {
+        if map(&self.annotations) {
             needs.push((Version::V0_6_0, "spec annotations".to_string()));
         }
         if self.kind.class().contains('.') {
@@ -492,7 +511,7 @@ impl Spec {
                     format!("device name {:?} (starts with a digit)", device.name),
                 ));
             }
-            if device.annotations.is_some() {
+            if map(&device.annotations) {
                 needs.push((
                     Version::V0_6_0,
                     format!("annotations of device {:?}", device.name),
@@ -501,7 +520,7 @@ impl Spec {
         }
         for (scope, edits) in self.all_edits() {
             for mount in &edits.mounts {
-                if mount.typ.is_some() {
+                if text(&mount.typ) {
                     needs.push((
                         Version::V0_4_0,
                         format!("{scope}mounts[].type (mount {:?})", mount.container_path),
@@ -509,7 +528,7 @@ impl Spec {
                 }
             }
             for node in &edits.device_nodes {
-                if node.host_path.is_some() {
+                if text(&node.host_path) {
                     needs.push((
                         Version::V0_5_0,
                         format!("{scope}deviceNodes[].hostPath (node {:?})", node.path),
@@ -518,17 +537,27 @@ impl Spec {
             }
             if let Some(rdt) = &edits.intel_rdt {
                 needs.push((Version::V0_7_0, format!("{scope}intelRdt")));
-                if rdt.schemata.is_some() {
+                let schemata = rdt.schemata.as_ref();
+                if schemata.is_some_and(|v| counts == Presence::Present || !v.is_empty()) {
                     needs.push((Version::V1_1_0, format!("{scope}intelRdt.schemata")));
                 }
-                if rdt.enable_monitoring.is_some() {
+                let monitoring = rdt.enable_monitoring;
+                if monitoring.is_some_and(|on| counts == Presence::Present || on) {
                     needs.push((Version::V1_1_0, format!("{scope}intelRdt.enableMonitoring")));
                 }
             }
-            if edits.additional_gids.is_some() {
+            if edits
+                .additional_gids
+                .as_ref()
+                .is_some_and(|v| counts == Presence::Present || !v.is_empty())
+            {
                 needs.push((Version::V0_7_0, format!("{scope}additionalGids")));
             }
-            if edits.net_devices.is_some() {
+            if edits
+                .net_devices
+                .as_ref()
+                .is_some_and(|v| counts == Presence::Present || !v.is_empty())
+            {
                 needs.push((Version::V1_1_0, format!("{scope}netDevices")));
             }
         }
@@ -659,6 +688,15 @@ impl ContainerEdits {
     }
 }
 
+/// What makes a versioned field count as used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    /// Present, even empty: what a producer must declare.
+    Present,
+    /// Holding a value: what upstream's validator asks for.
+    NonEmpty,
+}
+
 impl DeviceNode {
     /// Upstream `DeviceNode.Validate`.
     fn validate(&self) -> Result<(), String> {
@@ -673,13 +711,8 @@ impl DeviceNode {
                 ));
             }
         }
-        for (field, number) in [("major", self.major), ("minor", self.minor)] {
-            if let Some(n) = number.filter(|n| *n < 0) {
-                return Err(format!(
-                    "device node {path:?} has a negative {field} number {n}"
-                ));
-            }
-        }
+        // No check of the major and minor numbers: upstream has none, and a spec
+        // podman would use must pass here too.
         if let Some(perms) = &self.permissions {
             if perms != "none" && !perms.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
                 return Err(format!(
@@ -832,9 +865,65 @@ mod tests {
         ];
         for (json, want) in cases {
             let spec = spec(&json);
-            assert_eq!(spec.minimum_version(), want, "{json}");
+            assert_eq!(spec.version_to_write(), want, "{json}");
+            assert!(spec.minimum_version() <= want, "{json}");
             spec.validate().unwrap_or_else(|e| panic!("{e}: {json}"));
         }
+    }
+
+    /// Upstream counts only values that hold something: present-but-empty
+    /// fields need no newer version to pass validation (podman would use such a
+    /// spec), though a producer still declares the version that names them.
+    #[test]
+    fn empty_values_need_no_newer_version() {
+        let top = |version: &str, field: &str| {
+            format!(
+                r#"{{"cdiVersion":"{version}","kind":"v.com/c",{field},
+                    "devices":[{{"name":"d","containerEdits":{{"env":["A=1"]}}}}]}}"#
+            )
+        };
+        let cases: Vec<(String, Version)> = vec![
+            (top("0.5.0", r#""annotations":{}"#), Version::V0_6_0),
+            (
+                with_edits("0.6.0", r#"{"env":["A=1"],"additionalGids":[]}"#),
+                Version::V0_7_0,
+            ),
+            (
+                with_edits("1.0.0", r#"{"env":["A=1"],"netDevices":[]}"#),
+                Version::V1_1_0,
+            ),
+            (
+                with_edits(
+                    "0.3.0",
+                    r#"{"mounts":[{"hostPath":"/a","containerPath":"/a","type":""}]}"#,
+                ),
+                Version::V0_4_0,
+            ),
+            (
+                with_edits("0.4.0", r#"{"deviceNodes":[{"path":"/dev/x","hostPath":""}]}"#),
+                Version::V0_5_0,
+            ),
+            (
+                with_edits("1.0.0", r#"{"intelRdt":{"closID":"g","schemata":[],"enableMonitoring":false}}"#),
+                Version::V1_1_0,
+            ),
+        ];
+        for (json, to_write) in cases {
+            let spec = spec(&json);
+            spec.validate().unwrap_or_else(|e| panic!("{e}: {json}"));
+            assert!(spec.minimum_version() <= spec.cdi_version, "{json}");
+            assert_eq!(spec.version_to_write(), to_write, "{json}");
+        }
+    }
+
+    /// Upstream does not check device numbers, so neither does the crate.
+    #[test]
+    fn negative_device_numbers_pass() {
+        let json = with_edits(
+            "0.6.0",
+            r#"{"deviceNodes":[{"path":"/dev/x","type":"c","major":-1,"minor":-2}]}"#,
+        );
+        spec(&json).validate().unwrap();
     }
 
     /// Each versioned feature, declared at every released version: accepted
@@ -1065,10 +1154,6 @@ mod tests {
             (
                 &with_edits("0.6.0", r#"{"deviceNodes":[{"path":"/dev/x","type":"x"}]}"#),
                 "has type \"x\"; expected b, c, u or p",
-            ),
-            (
-                &with_edits("0.6.0", r#"{"deviceNodes":[{"path":"/dev/x","major":-1}]}"#),
-                "negative major number -1",
             ),
             (
                 &with_edits("0.6.0", r#"{"deviceNodes":[{"path":"/dev/x","permissions":"rwx"}]}"#),

@@ -116,7 +116,7 @@ pub fn generate(driver: &Driver, max_version: Version) -> Result<Generated, Stri
             ..Default::default()
         }),
     };
-    spec.cdi_version = spec.minimum_version();
+    spec.cdi_version = spec.version_to_write();
     if spec.cdi_version > max_version {
         return Err(format!(
             "this spec needs cdiVersion {}; podman accepts at most {max_version}",
