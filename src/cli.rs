@@ -134,6 +134,25 @@ pub struct UpArgs {
     #[arg(long)]
     pub no_user_mapping: bool,
 
+    /// IPC namespace: private (a /dev/shm of --shm-size) or host (the host's IPC and
+    /// /dev/shm, as NVIDIA's examples run) [default: private]
+    #[arg(long, value_name = "MODE")]
+    pub ipc: Option<String>,
+
+    /// Size of /dev/shm with --ipc private, e.g. 16g [default: half the host's memory, at least 2g]
+    #[arg(long, value_name = "SIZE")]
+    pub shm_size: Option<String>,
+
+    /// Process limits, NAME=SOFT[:HARD] (-1 for unlimited); comma separated or repeated
+    /// [default: memlock=-1 and stack=67108864 as NVIDIA recommends, capped at your hard limits]
+    #[arg(long, value_name = "LIST")]
+    pub ulimit: Vec<String>,
+
+    /// HOME inside: host (your home, at its own path) or isolated (the environment's own,
+    /// with your ~/.cache, git identity and ssh config) [default: host]
+    #[arg(long, value_name = "MODE")]
+    pub home: Option<String>,
+
     /// Replace an existing container that has other settings (project files are kept).
     #[arg(long)]
     pub recreate: bool,
@@ -168,6 +187,11 @@ pub struct ExecArgs {
     /// Run this command through `sh -c` in the project folder instead of a login shell.
     #[arg(short = 'c', long = "command", value_name = "CMD")]
     pub command: Option<String>,
+
+    /// As root inside (with keep-id, root inside is still you outside), e.g. to apt-get
+    /// install a system package.
+    #[arg(long)]
+    pub root: bool,
 }
 
 #[derive(Debug, Args)]

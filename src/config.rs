@@ -32,7 +32,7 @@ pub enum Action {
     Down,
     Restart,
     Rm { force: bool },
-    Exec { command: Option<String> },
+    Exec { command: Option<String>, root: bool },
     Status { json: bool },
     Logs { follow: bool, mlenv: bool },
     GpuList { json: bool },
@@ -180,7 +180,10 @@ impl Config {
                         "invalid -c \"\": the command is empty; expected a shell command such as -c \"python train.py\"",
                     ));
                 }
-                Action::Exec { command: a.command }
+                Action::Exec {
+                    command: a.command,
+                    root: a.root,
+                }
             }
             Command::Status(a) => Action::Status { json: a.json },
             Command::Logs(a) => Action::Logs {
@@ -316,6 +319,14 @@ fn init(args: InitArgs, project: &Project) -> Result<Init> {
             "user-mapping",
             a.no_user_mapping.then(|| "false".to_string()),
         ),
+        ("ipc", a.ipc.as_deref().map(|i| quote(i.trim()))),
+        ("shm-size", a.shm_size.as_deref().map(|m| quote(m.trim()))),
+        (
+            "ulimits",
+            (!a.ulimit.is_empty())
+                .then(|| list(split(&a.ulimit).iter().map(|u| quote(u)).collect())),
+        ),
+        ("home", a.home.as_deref().map(|h| quote(h.trim()))),
         ("requirements", requirements),
         ("autostart", checked.autostart.map(|b| b.to_string())),
     ];
@@ -367,6 +378,10 @@ fn up(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
         cpus: args.cpus.is_some() || files.cpus.is_some(),
         user_mapping: args.no_user_mapping || files.user_mapping.is_some(),
         env_file: args.env_file.is_some() || files.env_file.is_some(),
+        shm_size: args.shm_size.is_some() || files.shm_size.is_some(),
+        ipc: args.ipc.is_some() || files.ipc.is_some(),
+        ulimits: !args.ulimit.is_empty() || files.ulimits.is_some(),
+        home: args.home.is_some() || files.home.is_some(),
     };
 
     let requirements = requirements(
@@ -401,6 +416,42 @@ fn up(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
         EnvFile::read(&f)
     })?;
     let user_mapping = !args.no_user_mapping && files.user_mapping.is_none_or(|m| m.value);
+    let ipc = setting(args.ipc, files.ipc, "ipc", "ipc", |i| limits::Ipc::parse(&i))?
+        .unwrap_or_default();
+    let shm_size = setting(args.shm_size, files.shm_size, "shm-size", "shm-size", |s| {
+        limits::parse_shm(&s)
+    })?;
+    if shm_size.is_some() && ipc == limits::Ipc::Host {
+        return Err(invalid(
+            "invalid --shm-size with --ipc host: the host's /dev/shm has the host's size; \
+             add --ipc private (ipc = \"private\" in mlenv.toml) to give the container its own",
+        ));
+    }
+    let home = setting(args.home, files.home, "home", "home", |h| {
+        crate::settings::Home::parse(&h)
+    })?
+    .unwrap_or_default();
+    if user_mapping {
+        let home_dir = home_dir()?;
+        if home == crate::settings::Home::Host && home_dir == project.dir {
+            return Err(invalid(format!(
+                "HOME ({}) is the project folder, and HOME inside must not be (caches and \
+                 dotfiles would land in the project); use --home isolated (home = \"isolated\" \
+                 in mlenv.toml), or a project in a folder of its own",
+                home_dir.display()
+            )));
+        }
+    }
+    let ulimit_flag = (!args.ulimit.is_empty()).then_some(args.ulimit);
+    let ulimits = setting(ulimit_flag, files.ulimits, "ulimit", "ulimits", |u| {
+        limits::parse_ulimits(&u)
+    })?
+    .unwrap_or_default();
+    // Before any container work. A user other than root runs a rootless podman (root's
+    // service is root's); root may raise its own limits.
+    if !nix::unistd::geteuid().is_root() {
+        limits::check_rootless_ulimits(&ulimits, limits::own_hard_limit).map_err(invalid)?;
+    }
 
     let settings = Settings {
         image,
@@ -413,6 +464,10 @@ fn up(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
         env_keys: env.as_ref().map(EnvFile::keys).unwrap_or_default(),
         // Filled in by `up`, which owns the digest key.
         env_digest: None,
+        shm_size,
+        ipc,
+        ulimits,
+        home,
     };
     let autostart_flag = match (args.autostart, args.no_autostart) {
         (true, _) => Some(true),
@@ -430,6 +485,33 @@ fn up(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
         autostart: autostart_flag.or(files.autostart.map(|a| a.value)),
         requirements,
     })
+}
+
+/// The user's home, where HOME inside points (at the same path): it must name an existing
+/// folder other than `/`, or there is nothing to mount there.
+pub fn home_dir() -> Result<PathBuf> {
+    let value = std::env::var_os("HOME").unwrap_or_default();
+    let path = PathBuf::from(&value);
+    if path.as_os_str().is_empty() || !path.is_absolute() || path == Path::new("/") {
+        return Err(invalid(format!(
+            "HOME={:?} cannot be HOME inside the environment; expected the absolute path of \
+             your home folder",
+            value
+        )));
+    }
+    let canonical = std::fs::canonicalize(&path).map_err(|e| {
+        invalid(format!(
+            "HOME={}: {e}; expected your home folder, which must exist",
+            path.display()
+        ))
+    })?;
+    if !canonical.is_dir() {
+        return Err(invalid(format!(
+            "HOME={} is not a folder; expected your home folder",
+            path.display()
+        )));
+    }
+    Ok(canonical)
 }
 
 /// `--requirements FILE|none` (or the config files' `requirements`), else the project's

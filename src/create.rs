@@ -4,21 +4,19 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::envfile::EnvFile;
-use crate::limits::CPU_PERIOD;
+use crate::limits::{default_shm, effective_ulimits, Ipc, CPU_PERIOD};
 use crate::podman::{
     CpuLimit, CreateBody, Device, MemoryLimit, Mount, Namespace, PortMapping, ResourceLimits,
+    Rlimit,
 };
 use crate::project::Project;
-use crate::settings::{Settings, LABEL_PROJECT, LABEL_SETTINGS};
+use crate::settings::{Home, Settings, LABEL_PROJECT, LABEL_SETTINGS};
 
 /// Keeps the container up without a service of its own. A shell loop rather than
 /// `sleep infinity`: as PID 1 it exits at once on SIGTERM, so `mlenv down` takes no 10 s
 /// grace period, and busybox's sleep has no `infinity`.
 pub const KEEPALIVE: &str = "trap 'exit 0' TERM INT; while :; do sleep 86400 & wait $!; done";
 
-/// Shared memory for PyTorch DataLoader workers; podman's 64 MiB default makes them die
-/// with "bus error" on real batches.
-pub const SHM_SIZE: u64 = 2 << 30;
 
 /// Inside the container: pip's user base (`pip install --user`, and every plain
 /// `pip install`, since PIP_USER is set), bind-mounted from the project's data dir so
@@ -51,6 +49,33 @@ pub struct ImageFacts {
     pub id: String,
     /// The image's own PATH, which ours is prepended to.
     pub path: Option<String>,
+}
+
+/// What the create body needs to know about the host, read by the caller.
+#[derive(Debug, Clone)]
+pub struct HostFacts {
+    /// The user's home (HOME): absolute, a directory, not the project (checked by `Config`).
+    pub home: String,
+    /// The user's cache folder (XDG_CACHE_HOME, else ~/.cache), shared into an isolated home.
+    pub cache: String,
+    /// Those of ~/.gitconfig, ~/.config/git and ~/.ssh that exist, as paths relative to
+    /// the home: mounted read-only into an isolated home.
+    pub dotfiles: Vec<String>,
+    /// The caller's hard memlock and stack limits (`None`: unlimited).
+    pub memlock_hard: Option<u64>,
+    pub stack_hard: Option<u64>,
+    /// The host's memory, which sizes /dev/shm by default.
+    pub memory: Option<u64>,
+}
+
+/// The dotfiles an isolated home borrows from the real one, read-only: git identity and
+/// ssh config (keys included: `git push` over ssh must work).
+pub const BORROWED_DOTFILES: &[&str] = &[".gitconfig", ".config/git", ".ssh"];
+
+/// The host folder that is HOME inside an isolated-home environment: kept beside its
+/// installed packages, so it survives `rm` + `up`.
+pub fn isolated_home(project: &Project) -> PathBuf {
+    project.data_dir.join("home")
 }
 
 /// The host folder holding the packages installed for this image. One per image: a new
@@ -97,6 +122,7 @@ pub fn create_body(
     env: Option<&EnvFile>,
     user: UserMode,
     image: &ImageFacts,
+    host: &HostFacts,
 ) -> CreateBody {
     let mut labels = BTreeMap::new();
     labels.insert(LABEL_PROJECT.to_string(), project_dir.to_string());
@@ -125,6 +151,12 @@ pub fn create_body(
             image.path.as_deref().unwrap_or(DEFAULT_PATH)
         ),
     );
+    // HOME is never the project folder (podman's keep-id default, the working directory):
+    // caches and dotfiles would land in the user's repository. podman also writes this
+    // HOME into the user's /etc/passwd entry, which ssh and getpwuid read.
+    if user != UserMode::Image {
+        vars.insert("HOME".into(), host.home.clone());
+    }
     vars.insert("MLENV_PROJECT".into(), project_dir.to_string());
     vars.insert("MLENV_CONTAINER".into(), project.container.clone());
     if let Some(env) = env {
@@ -153,6 +185,44 @@ pub fn create_body(
         UserMode::Image => (None, None),
     };
 
+    let mut mounts = home_mounts(project, settings.home, user, host);
+    mounts.extend([
+        bind(project_dir.to_string(), project_dir),
+        bind(
+            python_dir(project, &image.id)
+                .to_string_lossy()
+                .into_owned(),
+            PYTHON_DIR,
+        ),
+        bind(
+            project.pip_cache.to_string_lossy().into_owned(),
+            PIP_CACHE_DIR,
+        ),
+        Mount {
+            options: vec!["bind".into(), "ro".into()],
+            ..bind(
+                profile_script(project).to_string_lossy().into_owned(),
+                PROFILE_SCRIPT_PATH,
+            )
+        },
+    ]);
+
+    let hard = |name: &str| match name {
+        "memlock" => host.memlock_hard,
+        "stack" => host.stack_hard,
+        _ => None,
+    };
+    let r_limits = effective_ulimits(&settings.ulimits, hard)
+        .into_iter()
+        .map(|u| Rlimit {
+            // podman adds the RLIMIT_ itself.
+            kind: u.name,
+            // -1 as the API's unsigned field: RLIM_INFINITY.
+            hard: u.hard as u64,
+            soft: u.soft as u64,
+        })
+        .collect();
+
     CreateBody {
         name: project.container.clone(),
         image: settings.image.clone(),
@@ -163,26 +233,7 @@ pub fn create_body(
         labels,
         env: vars,
         work_dir: project_dir.to_string(),
-        mounts: vec![
-            bind(project_dir.to_string(), project_dir),
-            bind(
-                python_dir(project, &image.id)
-                    .to_string_lossy()
-                    .into_owned(),
-                PYTHON_DIR,
-            ),
-            bind(
-                project.pip_cache.to_string_lossy().into_owned(),
-                PIP_CACHE_DIR,
-            ),
-            Mount {
-                options: vec!["bind".into(), "ro".into()],
-                ..bind(
-                    profile_script(project).to_string_lossy().into_owned(),
-                    PROFILE_SCRIPT_PATH,
-                )
-            },
-        ],
+        mounts,
         userns,
         user: run_as,
         devices: settings
@@ -207,8 +258,44 @@ pub fn create_body(
         // Like toolbx: relabelling a home directory for SELinux is slow and changes the
         // user's files; disabling separation for this one container does neither.
         selinux_opts: vec!["disable".into()],
-        shm_size: Some(SHM_SIZE),
+        ipcns: (settings.ipc == Ipc::Host).then(|| Namespace {
+            nsmode: "host".into(),
+            value: None,
+        }),
+        // The host's /dev/shm has its own size: podman refuses a size with the host's IPC.
+        shm_size: (settings.ipc == Ipc::Private)
+            .then(|| settings.shm_size.unwrap_or(default_shm(host.memory))),
+        r_limits,
         stop_timeout: Some(10),
+    }
+}
+
+/// The mounts that make HOME: the user's own home at its path, or the environment's own
+/// home there with the user's caches and git and ssh settings mounted in. None for the
+/// image's own user (`--no-user-mapping`), whose home is the image's.
+fn home_mounts(project: &Project, home: Home, user: UserMode, host: &HostFacts) -> Vec<Mount> {
+    if user == UserMode::Image {
+        return Vec::new();
+    }
+    match home {
+        Home::Host => vec![bind(host.home.clone(), &host.home)],
+        Home::Isolated => {
+            let at = |rel: &str| format!("{}/{rel}", host.home.trim_end_matches('/'));
+            let mut mounts = vec![
+                bind(
+                    isolated_home(project).to_string_lossy().into_owned(),
+                    &host.home,
+                ),
+                bind(host.cache.clone(), &at(".cache")),
+            ];
+            for rel in &host.dotfiles {
+                mounts.push(Mount {
+                    options: vec!["rbind".into(), "ro".into()],
+                    ..bind(at(rel), &at(rel))
+                });
+            }
+            mounts
+        }
     }
 }
 
@@ -233,6 +320,17 @@ mod tests {
         }
     }
 
+    fn host() -> HostFacts {
+        HostFacts {
+            home: "/home/u".into(),
+            cache: "/home/u/.cache".into(),
+            dotfiles: vec![".gitconfig".into(), ".ssh".into()],
+            memlock_hard: Some(8 << 20),
+            stack_hard: None,
+            memory: Some(24 << 30),
+        }
+    }
+
     /// The body for default settings, keep-id, an image with these facts.
     fn default_body(facts: &ImageFacts) -> CreateBody {
         create_body(
@@ -242,7 +340,122 @@ mod tests {
             None,
             UserMode::KeepId,
             facts,
+            &host(),
         )
+    }
+
+    fn mounted(b: &CreateBody) -> Vec<(String, String, bool)> {
+        b.mounts
+            .iter()
+            .map(|m| {
+                let ro = m.options.iter().any(|o| o == "ro");
+                (m.source.clone(), m.destination.clone(), ro)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn home_is_never_the_project() {
+        let with = |home: Home, user: UserMode| {
+            let settings = Settings {
+                home,
+                ..Default::default()
+            };
+            create_body(
+                &project(),
+                "/home/u/p",
+                &settings,
+                None,
+                user,
+                &image(),
+                &host(),
+            )
+        };
+        let b = with(Home::Host, UserMode::KeepId);
+        assert_eq!(b.env["HOME"], "/home/u");
+        assert_eq!(mounted(&b)[0], ("/home/u".into(), "/home/u".into(), false));
+        let b = with(Home::Isolated, UserMode::RunAs { uid: 1, gid: 1 });
+        assert_eq!(b.env["HOME"], "/home/u");
+        assert_eq!(
+            mounted(&b)[..4],
+            [
+                ("/data/mlenv-p-01234567/home".into(), "/home/u".into(), false),
+                ("/home/u/.cache".into(), "/home/u/.cache".into(), false),
+                ("/home/u/.gitconfig".into(), "/home/u/.gitconfig".into(), true),
+                ("/home/u/.ssh".into(), "/home/u/.ssh".into(), true),
+            ]
+        );
+        // The image's own user keeps the image's own home.
+        let b = with(Home::Host, UserMode::Image);
+        assert!(!b.env.contains_key("HOME"));
+        assert!(b.mounts.iter().all(|m| m.destination != "/home/u"));
+    }
+
+    #[test]
+    fn nvidia_run_flags() {
+        let b = default_body(&image());
+        // A private /dev/shm of half the host's memory.
+        assert!(b.ipcns.is_none());
+        assert_eq!(b.shm_size, Some(12 << 30));
+        let limits: Vec<(String, u64, u64)> = b
+            .r_limits
+            .iter()
+            .map(|r| (r.kind.clone(), r.soft, r.hard))
+            .collect();
+        assert_eq!(
+            limits,
+            [
+                ("memlock".into(), 8 << 20, 8 << 20),
+                ("stack".into(), 64 << 20, 64 << 20),
+            ]
+        );
+        // --ipc=host, and no shm size (podman refuses one with the host's IPC).
+        let host_ipc = Settings {
+            ipc: Ipc::Host,
+            ..Default::default()
+        };
+        let b = create_body(
+            &project(),
+            "/home/u/p",
+            &host_ipc,
+            None,
+            UserMode::KeepId,
+            &image(),
+            &host(),
+        );
+        assert_eq!(b.ipcns.as_ref().unwrap().nsmode, "host");
+        assert_eq!(b.shm_size, None);
+        let settings = Settings {
+            ipc: Ipc::Private,
+            shm_size: Some(16 << 30),
+            ulimits: crate::limits::parse_ulimits(&["memlock=-1".into(), "nofile=1024:4096".into()])
+                .unwrap(),
+            ..Default::default()
+        };
+        let b = create_body(
+            &project(),
+            "/home/u/p",
+            &settings,
+            None,
+            UserMode::KeepId,
+            &image(),
+            &host(),
+        );
+        assert!(b.ipcns.is_none());
+        assert_eq!(b.shm_size, Some(16 << 30));
+        let limits: Vec<(String, u64, u64)> = b
+            .r_limits
+            .iter()
+            .map(|r| (r.kind.clone(), r.soft, r.hard))
+            .collect();
+        assert_eq!(
+            limits,
+            [
+                ("memlock".into(), u64::MAX, u64::MAX),
+                ("nofile".into(), 1024, 4096),
+                ("stack".into(), 64 << 20, 64 << 20),
+            ]
+        );
     }
 
     #[test]
@@ -307,11 +520,13 @@ mod tests {
             Some(&env),
             UserMode::KeepId,
             &image(),
+            &host(),
         );
         assert_eq!(b.name, "mlenv-p-01234567");
         assert_eq!(b.work_dir, "/home/u/p");
-        assert_eq!(b.mounts[0].source, "/home/u/p");
-        assert_eq!(b.mounts[0].source, b.mounts[0].destination);
+        let project_mount = &b.mounts[1];
+        assert_eq!(project_mount.source, "/home/u/p");
+        assert_eq!(project_mount.source, project_mount.destination);
         assert_eq!(b.userns.as_ref().unwrap().nsmode, "keep-id");
         assert_eq!(b.user, None);
         assert_eq!(
@@ -346,6 +561,7 @@ mod tests {
             None,
             UserMode::RunAs { uid: 5, gid: 6 },
             &image(),
+            &host(),
         );
         assert!(b.resource_limits.is_none());
         assert!(b.devices.is_empty());

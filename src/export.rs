@@ -36,6 +36,11 @@ pub struct Environment {
     pub requirements: Option<RequirementsPlan>,
     /// The command of a batch job; `None` for an interactive Pod.
     pub job: Option<String>,
+    pub ipc: crate::limits::Ipc,
+    pub shm_size: Option<u64>,
+    /// The limits the user set; NVIDIA's memlock and stack are added where these say
+    /// nothing, capped on the node at its hard limits.
+    pub ulimits: Vec<crate::limits::Ulimit>,
 }
 
 // Hand-written so that a `{:?}` in a log line can never print an env value.

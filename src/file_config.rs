@@ -26,6 +26,10 @@ pub const KEYS: &[&str] = &[
     "memory",
     "cpus",
     "user-mapping",
+    "ipc",
+    "shm-size",
+    "ulimits",
+    "home",
     "requirements",
     "autostart",
 ];
@@ -63,6 +67,11 @@ pub struct FileSettings {
     pub memory: Option<At<String>>,
     pub cpus: Option<At<String>>,
     pub user_mapping: Option<At<bool>>,
+    pub ipc: Option<At<String>>,
+    pub shm_size: Option<At<String>>,
+    /// Limits, each as `--ulimit` takes it.
+    pub ulimits: Option<At<Vec<String>>>,
+    pub home: Option<At<String>>,
     /// `none`, or a file (joined to the project folder when relative).
     pub requirements: Option<At<PathBuf>>,
     pub autostart: Option<At<bool>>,
@@ -79,6 +88,10 @@ impl FileSettings {
             memory: self.memory.or(lower.memory),
             cpus: self.cpus.or(lower.cpus),
             user_mapping: self.user_mapping.or(lower.user_mapping),
+            ipc: self.ipc.or(lower.ipc),
+            shm_size: self.shm_size.or(lower.shm_size),
+            ulimits: self.ulimits.or(lower.ulimits),
+            home: self.home.or(lower.home),
             requirements: self.requirements.or(lower.requirements),
             autostart: self.autostart.or(lower.autostart),
         }
@@ -97,6 +110,10 @@ struct Raw {
     memory: Option<Spanned<toml::Value>>,
     cpus: Option<Spanned<toml::Value>>,
     user_mapping: Option<Spanned<toml::Value>>,
+    ipc: Option<Spanned<toml::Value>>,
+    shm_size: Option<Spanned<toml::Value>>,
+    ulimits: Option<Spanned<toml::Value>>,
+    home: Option<Spanned<toml::Value>>,
     requirements: Option<Spanned<toml::Value>>,
     autostart: Option<Spanned<toml::Value>>,
 }
@@ -220,6 +237,29 @@ pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<FileSettings
     if let Some(v) = &raw.user_mapping {
         out.user_mapping = Some(flag(v, "user-mapping")?);
     }
+    if let Some(v) = &raw.ipc {
+        out.ipc = Some(string(v, "ipc", "\"host\" or \"private\"")?);
+    }
+    if let Some(v) = &raw.shm_size {
+        out.shm_size = Some(string(v, "shm-size", "a size in quotes such as \"16g\"")?);
+    }
+    if let Some(v) = &raw.ulimits {
+        let items = match v.get_ref() {
+            toml::Value::Array(_) | toml::Value::String(_) => list(v),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            fail(
+                v,
+                "ulimits",
+                "a list such as [\"memlock=-1\", \"stack=67108864\"]",
+            )
+        })?;
+        out.ulimits = Some(wrap(file, text, v, items));
+    }
+    if let Some(v) = &raw.home {
+        out.home = Some(string(v, "home", "\"host\" or \"isolated\"")?);
+    }
     if let Some(v) = &raw.requirements {
         out.requirements = Some(match v.get_ref() {
             toml::Value::String(s) if s == "none" => wrap(file, text, v, PathBuf::from("none")),
@@ -273,6 +313,8 @@ fn unknown_key_hint(message: &str) -> Option<&'static str> {
         "cpu" => "cpus",
         "env" | "envfile" => "env-file",
         "requirement" => "requirements",
+        "ulimit" => "ulimits",
+        "shm" | "shmsize" => "shm-size",
         other => KEYS.iter().find(|k| **k == other)?,
     };
     (hint != unknown).then_some(hint)
@@ -337,6 +379,28 @@ fn describe(key: &str) -> (&'static str, &'static str) {
             "Run as you inside the container (keep-id). false runs as the image's own user\n\
              (--no-user-mapping). Default: true.",
             "true",
+        ),
+        "ipc" => (
+            "IPC namespace (--ipc): \"private\" gives a /dev/shm of shm-size; \"host\" shares the\n\
+             host's, as NVIDIA's examples run (it needs /dev/mqueue on the host). Default: \"private\".",
+            "\"host\"",
+        ),
+        "shm-size" => (
+            "Size of /dev/shm with ipc = \"private\" (--shm-size). Default: half the host's memory,\n\
+             at least \"2g\" (a cap: nothing is used until written).",
+            "\"16g\"",
+        ),
+        "ulimits" => (
+            "Process limits (--ulimit), NAME=SOFT[:HARD], -1 for unlimited. Default: memlock=-1\n\
+             and stack=67108864 as NVIDIA recommends, each capped at your hard limit (rootless\n\
+             podman cannot raise one).",
+            "[\"memlock=-1\", \"stack=67108864\"]",
+        ),
+        "home" => (
+            "HOME inside (--home): \"host\" is your home at its own path; \"isolated\" is the\n\
+             environment's own, kept across rm + up, with your ~/.cache, ~/.gitconfig and ~/.ssh\n\
+             mounted in. Never the project folder. Default: \"host\".",
+            "\"isolated\"",
         ),
         "requirements" => (
             "pip requirements installed once, and again only when they change (--requirements),\n\

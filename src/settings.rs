@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::limits::format_memory;
+use crate::limits::{format_memory, Ipc, Ulimit};
 use crate::ports::PortMapping;
 
 /// Label holding the JSON of [`Settings`].
@@ -28,6 +28,47 @@ pub struct Settings {
     pub env_file: Option<PathBuf>,
     pub env_keys: Vec<String>,
     pub env_digest: Option<String>,
+    /// /dev/shm's size with a private IPC namespace (`None`: [`crate::limits::DEFAULT_SHM`]).
+    pub shm_size: Option<u64>,
+    pub ipc: Ipc,
+    /// The limits the user set; NVIDIA's memlock and stack fill in the rest at create.
+    pub ulimits: Vec<Ulimit>,
+    pub home: Home,
+}
+
+/// What HOME is inside. Never the project folder: caches (pip, Hugging Face, torch,
+/// triton), shell history and tool settings would land in the user's repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Home {
+    /// The user's own home, mounted at its own path, as toolbx and distrobox do: dotfiles,
+    /// git identity and ssh config work, and caches are the host's, shared by every project.
+    #[default]
+    Host,
+    /// A home of this environment's own, kept beside its installed packages (it survives
+    /// `rm` + `up`), at the same path; the host's ~/.cache (shared by every project),
+    /// ~/.gitconfig, ~/.config/git and ~/.ssh are mounted into it, the last three read-only.
+    Isolated,
+}
+
+impl Home {
+    pub fn parse(value: &str) -> Result<Home, String> {
+        match value.trim() {
+            "host" => Ok(Home::Host),
+            "isolated" => Ok(Home::Isolated),
+            _ => Err(format!(
+                "invalid --home {value:?}: expected host (your home, at its own path) or \
+                 isolated (a home of the environment's own; caches and git identity shared)"
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Home::Host => "host",
+            Home::Isolated => "isolated",
+        }
+    }
 }
 
 /// Which settings the user asked for on this run (flag or environment variable). Only
@@ -41,6 +82,10 @@ pub struct Given {
     pub cpus: bool,
     pub user_mapping: bool,
     pub env_file: bool,
+    pub shm_size: bool,
+    pub ipc: bool,
+    pub ulimits: bool,
+    pub home: bool,
 }
 
 /// One setting that differs between the container and this run.
@@ -107,6 +152,31 @@ pub fn differences(current: &Settings, wanted: &Settings, given: Given) -> Vec<D
         show_mapping(current.user_mapping),
         show_mapping(wanted.user_mapping),
     );
+    check(
+        given.shm_size,
+        "shm size",
+        show_shm(current.shm_size),
+        show_shm(wanted.shm_size),
+    );
+    check(
+        given.ipc,
+        "ipc",
+        current.ipc.as_str().into(),
+        wanted.ipc.as_str().into(),
+    );
+    let ulimits = |s: &Settings| s.ulimits.iter().map(|u| u.to_string()).collect::<Vec<_>>();
+    check(
+        given.ulimits && !same_items(&ulimits(current), &ulimits(wanted)),
+        "ulimits",
+        show_list(&ulimits(current)),
+        show_list(&ulimits(wanted)),
+    );
+    check(
+        given.home,
+        "home",
+        current.home.as_str().into(),
+        wanted.home.as_str().into(),
+    );
     if given.env_file {
         let path = |s: &Settings| {
             s.env_file
@@ -148,6 +218,10 @@ pub fn merge(current: &Settings, wanted: &Settings, given: Given) -> Settings {
         env_file: pick(given.env_file).env_file.clone(),
         env_keys: pick(given.env_file).env_keys.clone(),
         env_digest: pick(given.env_file).env_digest.clone(),
+        shm_size: pick(given.shm_size).shm_size,
+        ipc: pick(given.ipc).ipc,
+        ulimits: pick(given.ulimits).ulimits.clone(),
+        home: pick(given.home).home,
     }
 }
 
@@ -182,6 +256,13 @@ fn show_list(items: &[String]) -> String {
 
 pub fn show_memory(m: Option<u64>) -> String {
     m.map_or("no limit".into(), format_memory)
+}
+
+pub fn show_shm(s: Option<u64>) -> String {
+    s.map_or_else(
+        || format!("{} (default)", format_memory(crate::limits::DEFAULT_SHM)),
+        format_memory,
+    )
 }
 
 pub fn show_cpus(c: Option<f64>) -> String {

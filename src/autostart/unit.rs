@@ -117,8 +117,14 @@ pub fn run_args(input: &UnitInput) -> Vec<String> {
     for opt in &b.selinux_opts {
         a.push(format!("--security-opt=label={opt}"));
     }
+    if let Some(ns) = &b.ipcns {
+        a.push(format!("--ipc={}", ns.nsmode));
+    }
     if let Some(shm) = b.shm_size {
         a.push(format!("--shm-size={shm}"));
+    }
+    for r in &b.r_limits {
+        a.push(format!("--ulimit={}", ulimit(r)));
     }
     if let Some(t) = b.stop_timeout {
         a.push(format!("--stop-timeout={t}"));
@@ -126,6 +132,13 @@ pub fn run_args(input: &UnitInput) -> Vec<String> {
     a.push("--pull=never".into());
     a.push(b.image.clone());
     a
+}
+
+/// `memlock=-1:-1` from the body's limit, as `--ulimit` and quadlet's `Ulimit=` take it.
+fn ulimit(r: &crate::podman::Rlimit) -> String {
+    let name = r.kind.trim_start_matches("RLIMIT_").to_ascii_lowercase();
+    let n = |v: u64| if v == u64::MAX { "-1".to_string() } else { v.to_string() };
+    format!("{name}={}:{}", n(r.soft), n(r.hard))
 }
 
 fn env_vars<'a>(input: &'a UnitInput) -> impl Iterator<Item = (&'a String, &'a String)> {
@@ -437,6 +450,17 @@ pub fn quadlet_unit(input: &UnitInput, version: &str, enabled: bool) -> String {
             c.args.push(format!("--shm-size={shm}"));
         }
     }
+    // Quadlet has no key for the IPC namespace in any version mlenv supports.
+    if let Some(ns) = &b.ipcns {
+        c.args.push(format!("--ipc={}", ns.nsmode));
+    }
+    for r in &b.r_limits {
+        if v >= (4, 7) {
+            c.raw("Ulimit", &ulimit(r), "--ulimit");
+        } else {
+            c.args.push(format!("--ulimit={}", ulimit(r)));
+        }
+    }
     // JSON, so that podman takes it as the exec form; written raw, since quadlet passes
     // `Entrypoint=` on as it stands (quoted, it reached podman with its backslashes).
     let entrypoint = serde_json::to_string(&b.entrypoint).expect("strings serialise");
@@ -638,7 +662,7 @@ mod tests {
         ),
         ((4, 5), &["UserNS", "SecurityLabelDisable"]),
         ((4, 6), &["WorkingDir", "Pull"]),
-        ((4, 7), &["ShmSize"]),
+        ((4, 7), &["ShmSize", "Ulimit"]),
         ((5, 0), &["Entrypoint", "StopTimeout"]),
         ((5, 5), &["Memory"]),
     ];
@@ -650,6 +674,15 @@ mod tests {
         b.resource_limits = Some(crate::podman::ResourceLimits {
             memory: Some(crate::podman::MemoryLimit { limit: 1 << 30 }),
             cpu: None,
+        });
+        b.r_limits = vec![crate::podman::Rlimit {
+            kind: "memlock".into(),
+            hard: u64::MAX,
+            soft: u64::MAX,
+        }];
+        b.ipcns = Some(Namespace {
+            nsmode: "host".into(),
+            value: None,
         });
         let wait = vec!["/dev/nvidiactl".to_string()];
         let i = input(&b, &[], &wait);
@@ -679,9 +712,13 @@ mod tests {
                 "--entrypoint",
                 "--stop-timeout",
                 "--workdir",
+                "--ulimit=memlock=-1:-1",
+                "--ipc=host",
             ] {
                 let by_key = match needle {
                     "--memory=1073741824" => "Memory=1073741824",
+                    "--ulimit=memlock=-1:-1" => "Ulimit=memlock=-1:-1",
+                    "--ipc=host" => "--ipc=host",
                     "--shm-size" => "ShmSize=",
                     "--entrypoint" => "Entrypoint=",
                     "--stop-timeout" => "StopTimeout=",

@@ -1,5 +1,6 @@
 //! `mlenv exec`: a login shell on a real TTY, or `-c CMD` through `sh -c` with stdout and
-//! stderr kept apart. Either way mlenv exits with the command's exit code.
+//! stderr kept apart, each after the image's own shell setup (`shell::IMAGE_SETUP`), as
+//! you or, with `--root`, as root. Either way mlenv exits with the command's exit code.
 
 use std::io::{IsTerminal, Write};
 use std::os::fd::AsFd;
@@ -11,6 +12,7 @@ use crate::config::Config;
 use crate::environment::{folder_replaced, not_created};
 use crate::error::CommandExit;
 use crate::podman::{ExecSpec, Output, Podman, Resizer};
+use crate::shell::with_image_setup;
 use crate::ui::{self, write_out};
 
 /// Bash when the image has it, else sh; a login shell, as `toolbox enter` gives.
@@ -31,19 +33,19 @@ pub struct Plan {
 pub fn plan(command: Option<&str>, stdin_is_tty: bool, stdout_is_tty: bool) -> Plan {
     match command {
         Some(cmd) => Plan {
-            argv: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
+            argv: vec!["/bin/sh".into(), "-c".into(), with_image_setup(cmd)],
             tty: false,
             stdin: !stdin_is_tty,
         },
         None => Plan {
-            argv: vec!["/bin/sh".into(), "-c".into(), LOGIN_SHELL.into()],
+            argv: vec!["/bin/sh".into(), "-c".into(), with_image_setup(LOGIN_SHELL)],
             tty: stdin_is_tty && stdout_is_tty,
             stdin: true,
         },
     }
 }
 
-pub async fn run(cfg: &Config, podman: &Podman, command: Option<&str>) -> Result<()> {
+pub async fn run(cfg: &Config, podman: &Podman, command: Option<&str>, root: bool) -> Result<()> {
     let name = cfg.project.container.as_str();
     let plan = plan(
         command,
@@ -51,6 +53,10 @@ pub async fn run(cfg: &Config, podman: &Podman, command: Option<&str>) -> Result
         std::io::stdout().is_terminal(),
     );
     let mut env: Vec<(String, String)> = Vec::new();
+    if root {
+        // The container's HOME is the user's; root's own is /root.
+        env.push(("HOME".into(), "/root".into()));
+    }
     if plan.tty {
         env.push((
             "TERM".into(),
@@ -64,6 +70,9 @@ pub async fn run(cfg: &Config, podman: &Podman, command: Option<&str>) -> Result
         output: true,
         stdin: plan.stdin,
         tty: plan.tty,
+        // Root inside: with keep-id it is still the caller outside (user namespaces map
+        // container root to the user who runs podman), so this grants nothing on the host.
+        user: root.then_some("0"),
     };
     // Straight to exec create: the warm path costs no inspect. Only a failure asks why.
     let session = match podman.exec_create(name, &spec).await {
@@ -218,13 +227,16 @@ mod tests {
     #[test]
     fn plans() {
         let p = plan(Some("pip list"), true, true);
-        assert_eq!(p.argv, ["/bin/sh", "-c", "pip list"]);
+        assert_eq!(
+            p.argv,
+            ["/bin/sh", "-c", &format!("{}\npip list", crate::shell::IMAGE_SETUP)]
+        );
         assert!(!p.tty && !p.stdin);
         let p = plan(Some("cat"), false, false);
         assert!(!p.tty && p.stdin);
         let p = plan(None, true, true);
         assert!(p.tty && p.stdin);
-        assert_eq!(p.argv[2], LOGIN_SHELL);
+        assert!(p.argv[2].ends_with(LOGIN_SHELL));
         let p = plan(None, false, true);
         assert!(!p.tty && p.stdin);
     }

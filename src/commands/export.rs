@@ -125,6 +125,9 @@ async fn environment(cfg: &Config, podman: &Podman, export: &Export) -> Result<E
         env: env.map(|e: EnvFile| e.vars).unwrap_or_default(),
         requirements,
         job,
+        ipc: settings.ipc,
+        shm_size: settings.shm_size,
+        ulimits: settings.ulimits.clone(),
     })
 }
 

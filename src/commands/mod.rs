@@ -48,7 +48,7 @@ pub async fn run(cfg: &Config, podman: &Podman) -> Result<()> {
         Action::Down => lifecycle::down(cfg, podman).await,
         Action::Restart => lifecycle::restart(cfg, podman).await,
         Action::Rm { force } => lifecycle::rm(cfg, podman, *force).await,
-        Action::Exec { command } => exec::run(cfg, podman, command.as_deref()).await,
+        Action::Exec { command, root } => exec::run(cfg, podman, command.as_deref(), *root).await,
         Action::Status { json } => status::run(cfg, podman, *json).await,
         Action::Logs { follow, mlenv } => logs::run(cfg, podman, *follow, *mlenv).await,
         Action::List { json } => list::run(podman, *json).await,

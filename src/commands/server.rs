@@ -292,7 +292,11 @@ async fn start_detached(
     env: &[(String, String)],
     workdir: &str,
 ) -> Result<()> {
-    let argv = ["/bin/sh".to_string(), "-c".to_string(), script.to_string()];
+    let argv = [
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        crate::shell::with_image_setup(script),
+    ];
     Ok(podman.exec_detached(name, &argv, env, workdir).await?)
 }
 

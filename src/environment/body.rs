@@ -3,11 +3,13 @@
 
 use color_eyre::eyre::Result;
 
-use crate::create::{create_body, ImageFacts, UserMode};
+use crate::create::{
+    create_body, isolated_home, HostFacts, ImageFacts, UserMode, BORROWED_DOTFILES,
+};
 use crate::envfile::EnvFile;
 use crate::podman::{CreateBody, Device, Podman};
 use crate::project::Project;
-use crate::settings::Settings;
+use crate::settings::{Home, Settings};
 
 /// The create body for `settings`, as `up` sends it and as the autostart unit reproduces it.
 pub async fn body_for(
@@ -29,9 +31,61 @@ pub async fn body_for(
         nix::unistd::getuid().as_raw(),
         nix::unistd::getgid().as_raw(),
     );
-    let mut body = create_body(project, project.dir_str()?, settings, env, user, &facts);
+    if settings.ipc == crate::limits::Ipc::Host && !mqueue_mounted() {
+        return Err(crate::error::invalid(
+            "ipc = host needs /dev/mqueue mounted on this host (podman binds it into the \
+             container), and it is not; mount it (`mount -t mqueue mqueue /dev/mqueue`, as \
+             root) or use --ipc private (ipc = \"private\" in mlenv.toml) with --shm-size",
+        ));
+    }
+    let host = host_facts(project, settings.home)?;
+    let mut body = create_body(
+        project,
+        project.dir_str()?,
+        settings,
+        env,
+        user,
+        &facts,
+        &host,
+    );
     // The label records the names asked for; podman gets them resolved (`amd.com/gpu=all`
     // expanded where the spec has no `all` device).
     body.devices = devices.iter().map(|d| Device { path: d.clone() }).collect();
     Ok((body, facts))
+}
+
+/// The host side of HOME and the limits, with an isolated home's folders made (podman
+/// refuses a bind mount whose source is missing).
+fn host_facts(project: &Project, home: Home) -> Result<HostFacts> {
+    let home_dir = crate::config::home_dir()?;
+    let cache = crate::dirs::base(crate::dirs::Base::Cache).unwrap_or_else(|| home_dir.join(".cache"));
+    if home == Home::Isolated {
+        crate::fsx::create_private_dir(&isolated_home(project))?;
+        crate::fsx::create_private_dir(&cache)?;
+    }
+    let dotfiles = BORROWED_DOTFILES
+        .iter()
+        .filter(|rel| home_dir.join(rel).exists())
+        .map(|rel| rel.to_string())
+        .collect();
+    let text = |p: &std::path::Path| {
+        p.to_str()
+            .map(str::to_string)
+            .ok_or_else(|| color_eyre::eyre::eyre!("{} is not valid UTF-8", p.display()))
+    };
+    Ok(HostFacts {
+        home: text(&home_dir)?,
+        cache: text(&cache)?,
+        dotfiles,
+        memlock_hard: crate::limits::own_hard_limit("memlock"),
+        stack_hard: crate::limits::own_hard_limit("stack"),
+        memory: crate::limits::host_memory(),
+    })
+}
+
+/// Whether /dev/mqueue is the POSIX message queue filesystem (statfs magic 0x19800202).
+fn mqueue_mounted() -> bool {
+    nix::sys::statfs::statfs("/dev/mqueue")
+        .map(|s| s.filesystem_type().0 as i64 == 0x1980_0202)
+        .unwrap_or(false)
 }

@@ -5,6 +5,7 @@ use color_eyre::eyre::{Result, WrapErr};
 
 use crate::error::{Exit, EXIT_INTERRUPTED};
 use crate::podman::{ExecSpec, Output, Podman};
+use crate::shell::with_image_setup;
 use crate::ui::write_out;
 
 /// Runs `argv` in the container without a TTY or stdin, showing its output on stderr when
@@ -18,8 +19,15 @@ pub async fn run_logged(
     workdir: &str,
     show: bool,
 ) -> Result<i64> {
+    // After the image's own shell setup, as every command mlenv starts (shell::IMAGE_SETUP):
+    // `sh` sources it and execs the command, which keeps the pid.
+    let wrapped: Vec<String> = ["/bin/sh", "-c", &with_image_setup("exec \"$@\""), "mlenv"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(argv.iter().cloned())
+        .collect();
     let spec = ExecSpec {
-        argv,
+        argv: &wrapped,
         env,
         workdir: Some(workdir),
         output: true,
@@ -41,7 +49,7 @@ pub async fn run_logged(
             _ = interrupted.recv() => {
                 // The exec'd process would go on without us, and race the retry of the
                 // next `up`: pass the Ctrl-C on to it.
-                if let Some(pid) = pid.filter(|p| runs(*p, &argv[0])) {
+                if let Some(pid) = pid.filter(|p| runs(*p, "/bin/sh") || runs(*p, &argv[0])) {
                     let _ = nix::sys::signal::kill(
                         nix::unistd::Pid::from_raw(pid as i32),
                         nix::sys::signal::Signal::SIGINT,

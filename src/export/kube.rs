@@ -12,7 +12,8 @@
 use serde_json::{json, Value};
 
 use super::{cpu_quantity, install_script, memory_quantity, object_name, Environment};
-use crate::create::{KEEPALIVE, PYTHON_DIR, SHM_SIZE};
+use crate::create::{KEEPALIVE, PYTHON_DIR};
+use crate::limits::{Ipc, DEFAULT_SHM};
 
 /// Where the project and the installed packages live in the cluster.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,7 +137,14 @@ fn pod_spec(env: &Environment, storage: &Storage, name: &str) -> Value {
         {"name": format!("{name}-shm"), "mountPath": "/dev/shm"},
     ]);
     let command = match &env.job {
-        Some(cmd) => json!(["sh", "-c", cmd]),
+        // Kubernetes has no ulimits: the job raises its soft limits as far as the node's
+        // hard ones allow (NVIDIA's stack of 64 MiB, memlock unlimited), after the image's
+        // own shell setup, as every command `up` runs.
+        Some(cmd) => json!([
+            "sh",
+            "-c",
+            crate::shell::with_image_setup(&format!("{}\n{cmd}", raise_limits(env)))
+        ]),
         None => json!(["/bin/sh", "-c", KEEPALIVE]),
     };
     let mut main = json!({
@@ -241,13 +249,35 @@ fn resources(env: &Environment, gpus: bool) -> Option<Value> {
     Some(r)
 }
 
+/// Shell lines that raise the soft limits a Pod cannot set: those the user set, else
+/// NVIDIA's stack and memlock; each as far as the hard limit allows, silently.
+fn raise_limits(env: &Environment) -> String {
+    let set = |name: &str| env.ulimits.iter().find(|u| u.name == name);
+    let mut lines = Vec::new();
+    for (name, flag, default) in [("stack", "-s", 65536i64), ("memlock", "-l", -1)] {
+        let kib = set(name).map_or(default, |u| if u.soft < 0 { -1 } else { u.soft / 1024 });
+        let value = if kib < 0 { "unlimited".to_string() } else { kib.to_string() };
+        lines.push(format!(
+            "ulimit -S {flag} {value} 2>/dev/null || ulimit -S {flag} \"$(ulimit -H {flag})\" 2>/dev/null"
+        ));
+    }
+    lines.join("\n")
+}
+
 fn volumes(env: &Environment, storage: &Storage, name: &str) -> Value {
     // Named after the environment: podman kube play makes an emptyDir a named volume of
-    // this name, shared by every pod that uses the name.
-    let shm = json!({
-        "name": format!("{name}-shm"),
-        "emptyDir": {"medium": "Memory", "sizeLimit": memory_quantity(SHM_SIZE)},
-    });
+    // this name, shared by every pod that uses the name. `ipc = "host"` is no hostIPC here
+    // (Pod Security's baseline forbids it): a memory-backed /dev/shm without a size limit.
+    let shm = match env.ipc {
+        Ipc::Host => json!({"name": format!("{name}-shm"), "emptyDir": {"medium": "Memory"}}),
+        Ipc::Private => json!({
+            "name": format!("{name}-shm"),
+            "emptyDir": {
+                "medium": "Memory",
+                "sizeLimit": memory_quantity(env.shm_size.unwrap_or(DEFAULT_SHM)),
+            },
+        }),
+    };
     match storage {
         Storage::Claims { project } => {
             let claim = project.clone().unwrap_or_else(|| format!("{name}-project"));
@@ -315,6 +345,9 @@ mod tests {
                 inputs: vec!["/home/u/proj/requirements.txt".into()],
             }),
             job: None,
+            ipc: crate::limits::Ipc::Host,
+            shm_size: None,
+            ulimits: Vec::new(),
         }
     }
 
@@ -462,10 +495,18 @@ mod tests {
         assert_eq!(job["spec"]["backoffLimit"], 0);
         let spec = &job["spec"]["template"]["spec"];
         assert_eq!(spec["restartPolicy"], "Never");
-        assert_eq!(
-            spec["containers"][0]["command"],
-            json!(["sh", "-c", "python train.py --epochs 3"])
-        );
+        let command = spec["containers"][0]["command"].as_array().unwrap();
+        assert_eq!(command[..2], [json!("sh"), json!("-c")]);
+        let script = command[2].as_str().unwrap();
+        // The image's setup, NVIDIA's limits as far as the node allows, then the job.
+        assert!(script.starts_with(crate::shell::IMAGE_SETUP), "{script}");
+        assert!(script.contains("ulimit -S -s 65536 "), "{script}");
+        assert!(script.contains("ulimit -S -l unlimited "), "{script}");
+        assert!(script.ends_with("\npython train.py --epochs 3"), "{script}");
+        // ipc = "host": a memory-backed /dev/shm without a size limit, not hostIPC.
+        let shm = spec["volumes"].as_array().unwrap().iter().find(|v| v["name"].as_str().unwrap().ends_with("-shm")).unwrap();
+        assert_eq!(shm["emptyDir"], json!({"medium": "Memory"}));
+        assert!(spec.get("hostIPC").is_none());
         assert_eq!(spec["volumes"][0]["hostPath"]["path"], "/home/u/proj");
         assert_eq!(spec["volumes"][0]["hostPath"]["type"], "Directory");
         assert_eq!(

@@ -13,7 +13,8 @@
 //! cgroup v2 delegation could not.
 
 use super::{install_script, object_name, slurm_cpus, slurm_data_dir, slurm_mem, Environment};
-use crate::create::{PYTHON_DIR, SHM_SIZE};
+use crate::create::PYTHON_DIR;
+use crate::limits::{Ipc, DEFAULT_SHM, NVIDIA_MEMLOCK, NVIDIA_STACK};
 use crate::shell::quote;
 
 /// PATH for an image that sets none (as `up` uses).
@@ -121,8 +122,19 @@ fn podman_body(env: &Environment, name: &str, s: &mut String, gpus: u32) {
         "-v \"$PROJECT:$PROJECT\"".into(),
         format!("-v \"$PYDIR:{PYTHON_DIR}\""),
         "-w \"$PROJECT\"".into(),
-        format!("--shm-size={SHM_SIZE}"),
     ];
+    args.push(match env.ipc {
+        Ipc::Host => "--ipc=host".into(),
+        Ipc::Private => format!("--shm-size={}", env.shm_size.unwrap_or(DEFAULT_SHM)),
+    });
+    for u in &env.ulimits {
+        args.push(format!("--ulimit {}={}:{}", u.name, u.soft, u.hard));
+    }
+    for (name, flag, wanted) in [("memlock", "-l", NVIDIA_MEMLOCK), ("stack", "-s", NVIDIA_STACK)] {
+        if !env.ulimits.iter().any(|u| u.name == name) {
+            args.push(format!("--ulimit \"{name}=$(capped {flag} {wanted})\""));
+        }
+    }
     if env.user_mapping {
         args.push("--userns=keep-id".into());
     }
@@ -146,6 +158,16 @@ fn podman_body(env: &Environment, name: &str, s: &mut String, gpus: u32) {
         }
         args.push("--env CUDA_VISIBLE_DEVICES".into());
     }
+    s.push_str(
+        "# NVIDIA's limits for its images (memlock=-1, stack=64 MiB), at most this node's hard\n\
+         # limits: rootless podman cannot raise a hard limit, and a container asking for more fails.\n\
+         capped() {\n\
+         \x20 local hard; hard=$(ulimit -H \"$1\")\n\
+         \x20 if [ \"$hard\" = unlimited ]; then echo \"$2\"\n\
+         \x20 elif [ \"$2\" = -1 ] || [ \"$2\" -gt $((hard * 1024)) ]; then echo $((hard * 1024))\n\
+         \x20 else echo \"$2\"; fi\n\
+         }\n",
+    );
     s.push_str("args=(\n");
     for line in &args {
         s.push_str(&format!("  {line}\n"));
@@ -272,6 +294,9 @@ mod tests {
                 inputs: vec!["/home/u/proj/requirements.txt".into()],
             }),
             job: Some("python train.py --lr 'a b'".into()),
+            ipc: crate::limits::Ipc::Host,
+            shm_size: None,
+            ulimits: Vec::new(),
         }
     }
 

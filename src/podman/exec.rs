@@ -19,6 +19,8 @@ pub struct ExecSpec<'a> {
     pub output: bool,
     pub stdin: bool,
     pub tty: bool,
+    /// Another user than the container's (`root` for `mlenv exec --root`).
+    pub user: Option<&'a str>,
 }
 
 /// A piece of a command's output.
@@ -71,6 +73,9 @@ impl Podman {
             .env(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if let Some(dir) = spec.workdir {
             opts = opts.working_dir(dir);
+        }
+        if let Some(user) = spec.user {
+            opts = opts.user(podman_api::opts::UserOpt::User(user.to_string()));
         }
         let exec = self
             .api

@@ -179,9 +179,23 @@ pub struct CreateBody {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub selinux_opts: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipcns: Option<Namespace>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub shm_size: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub r_limits: Vec<Rlimit>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<u64>,
+}
+
+/// One process limit as podman's API takes it: `memlock` (podman adds `RLIMIT_`), values
+/// in the resource's units, u64::MAX for unlimited.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Rlimit {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub hard: u64,
+    pub soft: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
