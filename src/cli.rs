@@ -166,6 +166,11 @@ pub struct UpArgs {
     #[arg(long)]
     pub force_requirements: bool,
 
+    /// Whether pip keeps the image's own pins (its PIP_CONSTRAINT, as NGC images set):
+    /// image, or none to install without them [default: image]
+    #[arg(long, value_name = "WHICH")]
+    pub pip_constraints: Option<String>,
+
     /// Do not bring the environment back after a reboot (no systemd user unit); remembered.
     #[arg(long, conflicts_with = "autostart")]
     pub no_autostart: bool,
@@ -188,8 +193,8 @@ pub struct ExecArgs {
     #[arg(short = 'c', long = "command", value_name = "CMD")]
     pub command: Option<String>,
 
-    /// As root inside (with keep-id, root inside is still you outside), e.g. to apt-get
-    /// install a system package.
+    /// As root inside, e.g. to apt-get install a system package. Rootless, root inside is
+    /// an unprivileged subordinate uid outside; files it writes in the project are that uid's.
     #[arg(long)]
     pub root: bool,
 }

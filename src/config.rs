@@ -328,6 +328,10 @@ fn init(args: InitArgs, project: &Project) -> Result<Init> {
         ),
         ("home", a.home.as_deref().map(|h| quote(h.trim()))),
         ("requirements", requirements),
+        (
+            "pip-constraints",
+            a.pip_constraints.as_deref().map(|v| quote(v.trim())),
+        ),
         ("autostart", checked.autostart.map(|b| b.to_string())),
     ];
     Ok(Init {
@@ -384,12 +388,30 @@ fn up(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
         home: args.home.is_some() || files.home.is_some(),
     };
 
-    let requirements = requirements(
+    let mut requirements = requirements(
         args.requirements,
         files.requirements,
         args.force_requirements,
         project,
     )?;
+    let image_constraints = setting(
+        args.pip_constraints,
+        files.pip_constraints,
+        "pip-constraints",
+        "pip-constraints",
+        |v| match v.trim() {
+            "image" => Ok(true),
+            "none" => Ok(false),
+            _ => Err(format!(
+                "invalid --pip-constraints {v:?}: expected image (pip keeps the image's own \
+                 pins, its PIP_CONSTRAINT) or none (install without them)"
+            )),
+        },
+    )?
+    .unwrap_or(true);
+    if let Some(r) = requirements.as_mut() {
+        r.image_constraints = image_constraints;
+    }
     let image = setting(
         args.image.or(env_image),
         files.image,
@@ -416,8 +438,10 @@ fn up(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
         EnvFile::read(&f)
     })?;
     let user_mapping = !args.no_user_mapping && files.user_mapping.is_none_or(|m| m.value);
-    let ipc = setting(args.ipc, files.ipc, "ipc", "ipc", |i| limits::Ipc::parse(&i))?
-        .unwrap_or_default();
+    let ipc = setting(args.ipc, files.ipc, "ipc", "ipc", |i| {
+        limits::Ipc::parse(&i)
+    })?
+    .unwrap_or_default();
     let shm_size = setting(args.shm_size, files.shm_size, "shm-size", "shm-size", |s| {
         limits::parse_shm(&s)
     })?;
@@ -432,7 +456,7 @@ fn up(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
     })?
     .unwrap_or_default();
     if user_mapping {
-        let home_dir = home_dir()?;
+        let home_dir = crate::dirs::home_dir().map_err(invalid)?;
         if home == crate::settings::Home::Host && home_dir == project.dir {
             return Err(invalid(format!(
                 "HOME ({}) is the project folder, and HOME inside must not be (caches and \
@@ -485,33 +509,6 @@ fn up(args: UpArgs, project: &Project, files: FileSettings) -> Result<Up> {
         autostart: autostart_flag.or(files.autostart.map(|a| a.value)),
         requirements,
     })
-}
-
-/// The user's home, where HOME inside points (at the same path): it must name an existing
-/// folder other than `/`, or there is nothing to mount there.
-pub fn home_dir() -> Result<PathBuf> {
-    let value = std::env::var_os("HOME").unwrap_or_default();
-    let path = PathBuf::from(&value);
-    if path.as_os_str().is_empty() || !path.is_absolute() || path == Path::new("/") {
-        return Err(invalid(format!(
-            "HOME={:?} cannot be HOME inside the environment; expected the absolute path of \
-             your home folder",
-            value
-        )));
-    }
-    let canonical = std::fs::canonicalize(&path).map_err(|e| {
-        invalid(format!(
-            "HOME={}: {e}; expected your home folder, which must exist",
-            path.display()
-        ))
-    })?;
-    if !canonical.is_dir() {
-        return Err(invalid(format!(
-            "HOME={} is not a folder; expected your home folder",
-            path.display()
-        )));
-    }
-    Ok(canonical)
 }
 
 /// `--requirements FILE|none` (or the config files' `requirements`), else the project's

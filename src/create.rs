@@ -17,7 +17,6 @@ use crate::settings::{Home, Settings, LABEL_PROJECT, LABEL_SETTINGS};
 /// grace period, and busybox's sleep has no `infinity`.
 pub const KEEPALIVE: &str = "trap 'exit 0' TERM INT; while :; do sleep 86400 & wait $!; done";
 
-
 /// Inside the container: pip's user base (`pip install --user`, and every plain
 /// `pip install`, since PIP_USER is set), bind-mounted from the project's data dir so
 /// installs outlive the container.
@@ -56,6 +55,8 @@ pub struct ImageFacts {
 pub struct HostFacts {
     /// The user's home (HOME): absolute, a directory, not the project (checked by `Config`).
     pub home: String,
+    /// The user's login name, for the passwd entry podman writes.
+    pub user_name: String,
     /// The user's cache folder (XDG_CACHE_HOME, else ~/.cache), shared into an isolated home.
     pub cache: String,
     /// Those of ~/.gitconfig, ~/.config/git and ~/.ssh that exist, as paths relative to
@@ -97,8 +98,10 @@ fn bind(source: String, destination: &str) -> Mount {
 /// How the caller's user is mapped into the container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserMode {
-    /// Rootless podman: keep-id, so files written inside belong to the caller on the host.
-    KeepId,
+    /// Rootless podman: keep-id, so files written inside belong to the caller on the host;
+    /// and the caller's uid:gid as the container's user, since podman's API (unlike its
+    /// CLI) otherwise takes an image's `USER root` (NGC images run as root).
+    KeepId { uid: u32, gid: u32 },
     /// Rootful podman has no keep-id: run as the caller's uid:gid.
     RunAs { uid: u32, gid: u32 },
     /// `--no-user-mapping`: the image's own user.
@@ -109,7 +112,7 @@ impl UserMode {
     pub fn choose(user_mapping: bool, rootless: bool, uid: u32, gid: u32) -> UserMode {
         match (user_mapping, rootless) {
             (false, _) => UserMode::Image,
-            (true, true) => UserMode::KeepId,
+            (true, true) => UserMode::KeepId { uid, gid },
             (true, false) => UserMode::RunAs { uid, gid },
         }
     }
@@ -173,13 +176,23 @@ pub fn create_body(
         }),
     });
 
+    // The user's passwd entry, with HOME as its home: podman's own (for keep-id, or a uid
+    // the image lacks) says the working directory, the project, which ssh and every
+    // getpwuid() caller would take for home.
+    let passwd_entry = match user {
+        UserMode::KeepId { uid, gid } | UserMode::RunAs { uid, gid } => Some(format!(
+            "{}:*:{uid}:{gid}::{}:/bin/sh",
+            host.user_name, host.home
+        )),
+        UserMode::Image => None,
+    };
     let (userns, run_as) = match user {
-        UserMode::KeepId => (
+        UserMode::KeepId { uid, gid } => (
             Some(Namespace {
                 nsmode: "keep-id".into(),
                 value: None,
             }),
-            None,
+            Some(format!("{uid}:{gid}")),
         ),
         UserMode::RunAs { uid, gid } => (None, Some(format!("{uid}:{gid}"))),
         UserMode::Image => (None, None),
@@ -236,6 +249,7 @@ pub fn create_body(
         mounts,
         userns,
         user: run_as,
+        passwd_entry,
         devices: settings
             .gpus
             .iter()
@@ -323,6 +337,7 @@ mod tests {
     fn host() -> HostFacts {
         HostFacts {
             home: "/home/u".into(),
+            user_name: "u".into(),
             cache: "/home/u/.cache".into(),
             dotfiles: vec![".gitconfig".into(), ".ssh".into()],
             memlock_hard: Some(8 << 20),
@@ -338,7 +353,10 @@ mod tests {
             "/home/u/p",
             &Settings::default(),
             None,
-            UserMode::KeepId,
+            UserMode::KeepId {
+                uid: 1000,
+                gid: 1000,
+            },
             facts,
             &host(),
         )
@@ -371,23 +389,42 @@ mod tests {
                 &host(),
             )
         };
-        let b = with(Home::Host, UserMode::KeepId);
+        let b = with(
+            Home::Host,
+            UserMode::KeepId {
+                uid: 1000,
+                gid: 1000,
+            },
+        );
         assert_eq!(b.env["HOME"], "/home/u");
+        assert_eq!(
+            b.passwd_entry.as_deref(),
+            Some("u:*:1000:1000::/home/u:/bin/sh")
+        );
         assert_eq!(mounted(&b)[0], ("/home/u".into(), "/home/u".into(), false));
         let b = with(Home::Isolated, UserMode::RunAs { uid: 1, gid: 1 });
         assert_eq!(b.env["HOME"], "/home/u");
         assert_eq!(
             mounted(&b)[..4],
             [
-                ("/data/mlenv-p-01234567/home".into(), "/home/u".into(), false),
+                (
+                    "/data/mlenv-p-01234567/home".into(),
+                    "/home/u".into(),
+                    false
+                ),
                 ("/home/u/.cache".into(), "/home/u/.cache".into(), false),
-                ("/home/u/.gitconfig".into(), "/home/u/.gitconfig".into(), true),
+                (
+                    "/home/u/.gitconfig".into(),
+                    "/home/u/.gitconfig".into(),
+                    true
+                ),
                 ("/home/u/.ssh".into(), "/home/u/.ssh".into(), true),
             ]
         );
         // The image's own user keeps the image's own home.
         let b = with(Home::Host, UserMode::Image);
         assert!(!b.env.contains_key("HOME"));
+        assert!(b.passwd_entry.is_none());
         assert!(b.mounts.iter().all(|m| m.destination != "/home/u"));
     }
 
@@ -419,7 +456,10 @@ mod tests {
             "/home/u/p",
             &host_ipc,
             None,
-            UserMode::KeepId,
+            UserMode::KeepId {
+                uid: 1000,
+                gid: 1000,
+            },
             &image(),
             &host(),
         );
@@ -428,8 +468,11 @@ mod tests {
         let settings = Settings {
             ipc: Ipc::Private,
             shm_size: Some(16 << 30),
-            ulimits: crate::limits::parse_ulimits(&["memlock=-1".into(), "nofile=1024:4096".into()])
-                .unwrap(),
+            ulimits: crate::limits::parse_ulimits(&[
+                "memlock=-1".into(),
+                "nofile=1024:4096".into(),
+            ])
+            .unwrap(),
             ..Default::default()
         };
         let b = create_body(
@@ -437,7 +480,10 @@ mod tests {
             "/home/u/p",
             &settings,
             None,
-            UserMode::KeepId,
+            UserMode::KeepId {
+                uid: 1000,
+                gid: 1000,
+            },
             &image(),
             &host(),
         );
@@ -486,7 +532,13 @@ mod tests {
 
     #[test]
     fn user_modes() {
-        assert_eq!(UserMode::choose(true, true, 1000, 1000), UserMode::KeepId);
+        assert_eq!(
+            UserMode::choose(true, true, 1000, 1000),
+            UserMode::KeepId {
+                uid: 1000,
+                gid: 1000
+            }
+        );
         assert_eq!(
             UserMode::choose(true, false, 1000, 100),
             UserMode::RunAs {
@@ -518,7 +570,10 @@ mod tests {
             "/home/u/p",
             &settings,
             Some(&env),
-            UserMode::KeepId,
+            UserMode::KeepId {
+                uid: 1000,
+                gid: 1000,
+            },
             &image(),
             &host(),
         );
@@ -528,7 +583,7 @@ mod tests {
         assert_eq!(project_mount.source, "/home/u/p");
         assert_eq!(project_mount.source, project_mount.destination);
         assert_eq!(b.userns.as_ref().unwrap().nsmode, "keep-id");
-        assert_eq!(b.user, None);
+        assert_eq!(b.user.as_deref(), Some("1000:1000"));
         assert_eq!(
             b.devices,
             [Device {

@@ -6,7 +6,7 @@
 //! to say: an error for a dir mlenv must write, a skip for a file it only reads.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Base {
@@ -46,6 +46,41 @@ pub fn mlenv_dir(which: Base) -> Result<PathBuf, String> {
     base(which)
         .map(|b| b.join("mlenv"))
         .ok_or_else(|| format!("neither {var} nor HOME is set; set one of them"))
+}
+
+/// The user's home, where HOME inside points (at the same path): it must name an existing
+/// folder other than `/`, or there is nothing to mount there.
+pub fn home_dir() -> Result<PathBuf, String> {
+    let value = std::env::var_os("HOME").unwrap_or_default();
+    let path = PathBuf::from(&value);
+    if path.as_os_str().is_empty() || !path.is_absolute() || path == Path::new("/") {
+        return Err(format!(
+            "HOME={:?} cannot be HOME inside the environment; expected the absolute path of \
+             your home folder",
+            value
+        ));
+    }
+    let canonical = std::fs::canonicalize(&path).map_err(|e| {
+        format!(
+            "HOME={}: {e}; expected your home folder, which must exist",
+            path.display()
+        )
+    })?;
+    if !canonical.is_dir() {
+        return Err(format!(
+            "HOME={} is not a folder; expected your home folder",
+            path.display()
+        ));
+    }
+    // It becomes a field of the passwd entry inside.
+    if canonical.to_str().is_none_or(|h| h.contains([':', '\n'])) {
+        return Err(format!(
+            "HOME={} cannot be a home inside the environment: a passwd entry cannot hold it \
+             (':' or a newline, or not UTF-8); expected a plain path",
+            canonical.display()
+        ));
+    }
+    Ok(canonical)
 }
 
 #[cfg(test)]

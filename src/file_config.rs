@@ -31,6 +31,7 @@ pub const KEYS: &[&str] = &[
     "ulimits",
     "home",
     "requirements",
+    "pip-constraints",
     "autostart",
 ];
 
@@ -72,6 +73,7 @@ pub struct FileSettings {
     /// Limits, each as `--ulimit` takes it.
     pub ulimits: Option<At<Vec<String>>>,
     pub home: Option<At<String>>,
+    pub pip_constraints: Option<At<String>>,
     /// `none`, or a file (joined to the project folder when relative).
     pub requirements: Option<At<PathBuf>>,
     pub autostart: Option<At<bool>>,
@@ -92,6 +94,7 @@ impl FileSettings {
             shm_size: self.shm_size.or(lower.shm_size),
             ulimits: self.ulimits.or(lower.ulimits),
             home: self.home.or(lower.home),
+            pip_constraints: self.pip_constraints.or(lower.pip_constraints),
             requirements: self.requirements.or(lower.requirements),
             autostart: self.autostart.or(lower.autostart),
         }
@@ -114,6 +117,7 @@ struct Raw {
     shm_size: Option<Spanned<toml::Value>>,
     ulimits: Option<Spanned<toml::Value>>,
     home: Option<Spanned<toml::Value>>,
+    pip_constraints: Option<Spanned<toml::Value>>,
     requirements: Option<Spanned<toml::Value>>,
     autostart: Option<Spanned<toml::Value>>,
 }
@@ -260,6 +264,9 @@ pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<FileSettings
     if let Some(v) = &raw.home {
         out.home = Some(string(v, "home", "\"host\" or \"isolated\"")?);
     }
+    if let Some(v) = &raw.pip_constraints {
+        out.pip_constraints = Some(string(v, "pip-constraints", "\"image\" or \"none\"")?);
+    }
     if let Some(v) = &raw.requirements {
         out.requirements = Some(match v.get_ref() {
             toml::Value::String(s) if s == "none" => wrap(file, text, v, PathBuf::from("none")),
@@ -401,6 +408,12 @@ fn describe(key: &str) -> (&'static str, &'static str) {
              environment's own, kept across rm + up, with your ~/.cache, ~/.gitconfig and ~/.ssh\n\
              mounted in. Never the project folder. Default: \"host\".",
             "\"isolated\"",
+        ),
+        "pip-constraints" => (
+            "Whether pip keeps the image's own pins (--pip-constraints): \"image\" honours its\n\
+             PIP_CONSTRAINT (NGC images pin torch and its builds there); \"none\" installs\n\
+             without them, which may replace the image's framework. Default: \"image\".",
+            "\"none\"",
         ),
         "requirements" => (
             "pip requirements installed once, and again only when they change (--requirements),\n\

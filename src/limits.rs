@@ -148,8 +148,22 @@ impl Ipc {
 
 /// Resource names `--ulimit` takes, as podman's (RLIMIT_ + upper case).
 const ULIMIT_NAMES: &[&str] = &[
-    "as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
-    "nproc", "rss", "rtprio", "rttime", "sigpending", "stack",
+    "as",
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
 ];
 
 /// One process limit, `NAME=SOFT[:HARD]`; -1 is unlimited.
@@ -226,10 +240,7 @@ pub fn parse_ulimits(values: &[String]) -> Result<Vec<Ulimit>, String> {
 /// to start; so each default is capped at that hard limit (`None`: unlimited), and
 /// memlock=-1 becomes the hard limit wherever that is finite. A limit the user set is
 /// passed as given: podman's own error then names it.
-pub fn effective_ulimits(
-    set: &[Ulimit],
-    hard_limit: impl Fn(&str) -> Option<u64>,
-) -> Vec<Ulimit> {
+pub fn effective_ulimits(set: &[Ulimit], hard_limit: impl Fn(&str) -> Option<u64>) -> Vec<Ulimit> {
     let mut out = set.to_vec();
     for (name, wanted) in [("memlock", NVIDIA_MEMLOCK), ("stack", NVIDIA_STACK)] {
         if set.iter().any(|u| u.name == name) {
@@ -314,14 +325,23 @@ mod tests {
 
     #[test]
     fn ulimits() {
-        let parsed = parse_ulimits(&["memlock=-1,stack=67108864".into(), "nofile=1024:4096".into()])
-            .unwrap();
+        let parsed = parse_ulimits(&[
+            "memlock=-1,stack=67108864".into(),
+            "nofile=1024:4096".into(),
+        ])
+        .unwrap();
         assert_eq!(
             parsed.iter().map(|u| u.to_string()).collect::<Vec<_>>(),
             ["memlock=-1", "stack=67108864", "nofile=1024:4096"]
         );
-        assert_eq!(parse_ulimits(&["core=unlimited".into()]).unwrap()[0].soft, -1);
-        assert_eq!(parse_ulimits(&["nofile=100:-1".into()]).unwrap()[0].hard, -1);
+        assert_eq!(
+            parse_ulimits(&["core=unlimited".into()]).unwrap()[0].soft,
+            -1
+        );
+        assert_eq!(
+            parse_ulimits(&["nofile=100:-1".into()]).unwrap()[0].hard,
+            -1
+        );
         for (input, want) in [
             ("memlock", "no '='"),
             ("mem=1", "unknown limit name"),
@@ -332,7 +352,10 @@ mod tests {
             ("stack=1,stack=2", "stack is given twice"),
         ] {
             let err = parse_ulimits(&[input.into()]).unwrap_err();
-            assert!(err.contains(want) && err.contains("--ulimit"), "{input}: {err}");
+            assert!(
+                err.contains(want) && err.contains("--ulimit"),
+                "{input}: {err}"
+            );
         }
     }
 
@@ -379,9 +402,13 @@ mod tests {
     fn ipc_and_shm() {
         assert_eq!(Ipc::parse("host"), Ok(Ipc::Host));
         assert_eq!(Ipc::parse(" private "), Ok(Ipc::Private));
-        assert!(Ipc::parse("shareable").unwrap_err().contains("--ipc \"shareable\""));
+        assert!(Ipc::parse("shareable")
+            .unwrap_err()
+            .contains("--ipc \"shareable\""));
         assert_eq!(parse_shm("16g"), Ok(16 << 30));
-        assert!(parse_shm("2").unwrap_err().starts_with("invalid --shm-size \"2\""));
+        assert!(parse_shm("2")
+            .unwrap_err()
+            .starts_with("invalid --shm-size \"2\""));
         assert_eq!(default_shm(None), 2 << 30);
         assert_eq!(default_shm(Some(24 << 30)), 12 << 30);
         assert_eq!(default_shm(Some(2 << 30)), 2 << 30);

@@ -17,6 +17,10 @@ pub struct Requirements {
     pub inputs: Vec<(PathBuf, Vec<u8>)>,
     /// Reinstall even when the key is unchanged.
     pub force: bool,
+    /// pip honours the image's own pins (its `PIP_CONSTRAINT`, /etc/pip/constraint.txt in
+    /// NGC images, which keeps the image's framework builds); `pip-constraints = "none"`
+    /// turns them off for the project.
+    pub image_constraints: bool,
 }
 
 impl Requirements {
@@ -37,12 +41,21 @@ impl Requirements {
             file: canonical,
             inputs,
             force,
+            image_constraints: true,
         })
     }
 
     /// SHA-256 over every input (path and bytes) and the image ID, as hex.
     pub fn key(&self, image_id: &str) -> String {
-        key(&self.inputs, image_id)
+        if self.image_constraints {
+            key(&self.inputs, image_id)
+        } else {
+            // Another install than with the image's pins; the keys made with them stay.
+            key(
+                &self.inputs,
+                &format!("{image_id}\0without-image-constraints"),
+            )
+        }
     }
 }
 
@@ -262,5 +275,98 @@ torch  # -r not-a-ref.txt
         });
         let keys: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["HTTPS_PROXY", "no_proxy", "PIP_INDEX_URL"]);
+    }
+}
+
+/// A requirement pip could not install because the image's constraints pin the package to
+/// another version: what the requirements asked for and what the image pins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinConflict {
+    pub requested: String,
+    pub pinned: String,
+}
+
+/// The conflicts between requirements and constraints in pip's resolver output ("The
+/// conflict is caused by:" lists `The user requested X` and `The user requested
+/// (constraint) Y`; pip canonicalises constraint names, so names are compared as PEP 503
+/// normalises them).
+pub fn pin_conflicts(pip_output: &str) -> Vec<PinConflict> {
+    let name = |spec: &str| -> String {
+        let end = spec
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "._-".contains(c)))
+            .unwrap_or(spec.len());
+        let mut out = String::new();
+        for c in spec[..end].chars() {
+            let c = if "._-".contains(c) {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            };
+            if !(c == '-' && out.ends_with('-')) {
+                out.push(c);
+            }
+        }
+        out
+    };
+    let mut requested = Vec::new();
+    let mut pinned = Vec::new();
+    for line in pip_output.lines().map(str::trim) {
+        if let Some(spec) = line.strip_prefix("The user requested (constraint) ") {
+            pinned.push(spec.trim().to_string());
+        } else if let Some(spec) = line.strip_prefix("The user requested ") {
+            requested.push(spec.trim().to_string());
+        }
+    }
+    let mut out: Vec<PinConflict> = Vec::new();
+    for r in &requested {
+        if let Some(p) = pinned.iter().find(|p| name(p) == name(r)) {
+            let c = PinConflict {
+                requested: r.clone(),
+                pinned: p.clone(),
+            };
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod pin_tests {
+    use super::*;
+
+    #[test]
+    fn conflicts_from_pips_resolver_output() {
+        let out = "\
+ERROR: Cannot install -r requirements.txt (line 3) and torch==2.0.0 because these package versions have conflicting dependencies.
+
+The conflict is caused by:
+    The user requested torch==2.0.0
+    The user requested (constraint) torch==2.5.0a0+e000cf0ad9.nv24.10
+    The user requested Flash_Attn>=2
+    The user requested (constraint) flash-attn==2.4.2
+
+To fix this you could try to:
+1. loosen the range of package versions you've specified
+";
+        assert_eq!(
+            pin_conflicts(out),
+            [
+                PinConflict {
+                    requested: "torch==2.0.0".into(),
+                    pinned: "torch==2.5.0a0+e000cf0ad9.nv24.10".into()
+                },
+                PinConflict {
+                    requested: "Flash_Attn>=2".into(),
+                    pinned: "flash-attn==2.4.2".into()
+                },
+            ]
+        );
+        // A conflict between two requirements is not the image's doing.
+        let between =
+            "The conflict is caused by:\n    The user requested a==1\n    b 1.0 depends on a==2\n";
+        assert!(pin_conflicts(between).is_empty());
+        assert!(pin_conflicts("").is_empty());
     }
 }

@@ -46,7 +46,10 @@ mod tests {
                 .envs(env.iter().copied())
                 .output()
                 .unwrap();
-            (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
         };
         let dir = std::env::temp_dir().join(format!("mlenv-shinit-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -389,6 +389,18 @@ else
         'CMD ["/bin/bash"]' "ENV PATH=$PATH_IN_IMAGE" 'ENV LANG=C.UTF-8'
 fi
 
+# The NGC-shaped image (tests/ngc-image.sh), rebuilt when its files change.
+. "$(dirname "${BASH_SOURCE[0]}")/ngc-image.sh"
+NGC_TAR=$(ngc_tarball "$CACHE/python-$SUITE.tar")
+if [[ $(as_user podman image inspect --format '{{index .Labels "io.mlenv.test.digest"}}' "$NGC_IMAGE" 2>/dev/null) == "$(ngc_digest)" ]]; then
+    log "$NGC_IMAGE present"
+else
+    import_image "$NGC_IMAGE" "$NGC_TAR" "${NGC_CHANGES[@]}" "LABEL io.mlenv.test.digest=$(ngc_digest)"
+    # The first keep-id start copies the image for the user's ID mapping (minutes for a
+    # real NGC image, seconds here); done once here, so that no two tests race to make it.
+    as_user podman run --rm --network=none --userns=keep-id --entrypoint /bin/true "$NGC_IMAGE"
+fi
+
 # ---------------------------------------------------------- local registry --
 # Debian's distribution registry on loopback, holding a copy of the busybox image, for the
 # pull tests. Not persistent across reboots, like the service.

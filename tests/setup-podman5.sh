@@ -479,6 +479,15 @@ import_image() {
 import_image "$BUSYBOX_IMAGE" "$CACHE/busybox.tar" 'CMD ["/bin/sh"]' "ENV PATH=$PATH_IN_IMAGE"
 import_image "$PYTHON_IMAGE" "$CACHE/python-bookworm.tar" \
     'CMD ["/bin/bash"]' "ENV PATH=$PATH_IN_IMAGE" 'ENV LANG=C.UTF-8'
+# The NGC-shaped image (tests/ngc-image.sh), re-imported when its files change.
+. "$HERE/ngc-image.sh"
+NGC_TAR=$(ngc_tarball "$CACHE/python-bookworm.tar")
+if [[ $("$P5" podman image inspect --format '{{index .Labels "io.mlenv.test.digest"}}' "$NGC_IMAGE" 2>/dev/null) != "$(ngc_digest)" ]]; then
+    "$P5" podman rmi -f "$NGC_IMAGE" >/dev/null 2>&1 || true
+fi
+import_image "$NGC_IMAGE" "$NGC_TAR" "${NGC_CHANGES[@]}" "LABEL io.mlenv.test.digest=$(ngc_digest)"
+# The first keep-id start copies the image for the user's ID mapping; once, here.
+"$P5" podman run --rm --network=none --userns=keep-id --entrypoint /bin/true "$NGC_IMAGE"
 
 # ------------------------------------------------- test tools in the rootfs --
 # kubernetes-validate for the `mlenv export kube` tests, in a venv of the rootfs's python

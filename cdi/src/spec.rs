@@ -900,11 +900,17 @@ mod tests {
                 Version::V0_4_0,
             ),
             (
-                with_edits("0.4.0", r#"{"deviceNodes":[{"path":"/dev/x","hostPath":""}]}"#),
+                with_edits(
+                    "0.4.0",
+                    r#"{"deviceNodes":[{"path":"/dev/x","hostPath":""}]}"#,
+                ),
                 Version::V0_5_0,
             ),
             (
-                with_edits("1.0.0", r#"{"intelRdt":{"closID":"g","schemata":[],"enableMonitoring":false}}"#),
+                with_edits(
+                    "1.0.0",
+                    r#"{"intelRdt":{"closID":"g","schemata":[],"enableMonitoring":false}}"#,
+                ),
                 Version::V1_1_0,
             ),
         ];

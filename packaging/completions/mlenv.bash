@@ -315,7 +315,7 @@ _mlenv() {
             return 0
             ;;
         mlenv__subcmd__exec)
-            opts="-c -v -q -C -h -V --command --verbose --quiet --host --project --help --version"
+            opts="-c -v -q -C -h -V --command --root --verbose --quiet --host --project --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -989,7 +989,7 @@ _mlenv() {
             return 0
             ;;
         mlenv__subcmd__init)
-            opts="-p -v -q -C -h -V --force --image --port --env-file --gpu --memory --cpus --no-user-mapping --recreate --requirements --force-requirements --no-autostart --autostart --verbose --quiet --host --project --help --version"
+            opts="-p -v -q -C -h -V --force --image --port --env-file --gpu --memory --cpus --no-user-mapping --ipc --shm-size --ulimit --home --recreate --requirements --force-requirements --pip-constraints --no-autostart --autostart --verbose --quiet --host --project --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1023,7 +1023,27 @@ _mlenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ipc)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shm-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ulimit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --requirements)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pip-constraints)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1297,7 +1317,7 @@ _mlenv() {
             return 0
             ;;
         mlenv__subcmd__up)
-            opts="-p -v -q -C -h -V --image --port --env-file --gpu --memory --cpus --no-user-mapping --recreate --requirements --force-requirements --no-autostart --autostart --verbose --quiet --host --project --help --version"
+            opts="-p -v -q -C -h -V --image --port --env-file --gpu --memory --cpus --no-user-mapping --ipc --shm-size --ulimit --home --recreate --requirements --force-requirements --pip-constraints --no-autostart --autostart --verbose --quiet --host --project --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1331,7 +1351,27 @@ _mlenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ipc)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shm-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ulimit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --requirements)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pip-constraints)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

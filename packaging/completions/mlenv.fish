@@ -55,7 +55,12 @@ complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l env-file -d 'Load env
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l gpu -d 'GPUs: all, none, indices (0,1), or CDI names (nvidia.com/gpu=0) [default: all when an NVIDIA CDI spec exists, else none]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l memory -d 'Memory limit, e.g. 16g, 512m' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l cpus -d 'CPU limit, e.g. 4 or 2.5' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l ipc -d 'IPC namespace: private (a /dev/shm of --shm-size) or host (the host\'s IPC and /dev/shm, as NVIDIA\'s examples run) [default: private]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l shm-size -d 'Size of /dev/shm with --ipc private, e.g. 16g [default: half the host\'s memory, at least 2g]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l ulimit -d 'Process limits, NAME=SOFT[:HARD] (-1 for unlimited); comma separated or repeated [default: memlock=-1 and stack=67108864 as NVIDIA recommends, capped at your hard limits]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l home -d 'HOME inside: host (your home, at its own path) or isolated (the environment\'s own, with your ~/.cache, git identity and ssh config) [default: host]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l requirements -d 'Install this requirements file with pip (a file inside the project), or `none` [default: the project\'s requirements.txt when it has one]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l pip-constraints -d 'Whether pip keeps the image\'s own pins (its PIP_CONSTRAINT, as NGC images set): image, or none to install without them [default: image]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -s C -l project -d 'Project folder [default: the current directory]' -r -F
 complete -c mlenv -n "__fish_mlenv_using_subcommand up" -l no-user-mapping -d 'Run as the image\'s own user instead of mapping your user into the container'
@@ -89,6 +94,7 @@ complete -c mlenv -n "__fish_mlenv_using_subcommand rm" -s V -l version -d 'Prin
 complete -c mlenv -n "__fish_mlenv_using_subcommand exec" -s c -l command -d 'Run this command through `sh -c` in the project folder instead of a login shell' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand exec" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand exec" -s C -l project -d 'Project folder [default: the current directory]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand exec" -l root -d 'As root inside, e.g. to apt-get install a system package. Rootless, root inside is an unprivileged subordinate uid outside; files it writes in the project are that uid\'s'
 complete -c mlenv -n "__fish_mlenv_using_subcommand exec" -s v -l verbose -d 'Explain every step, and log at debug level'
 complete -c mlenv -n "__fish_mlenv_using_subcommand exec" -s q -l quiet -d 'Print only errors (and the output of `exec`, `logs`, `status --json`)'
 complete -c mlenv -n "__fish_mlenv_using_subcommand exec" -s h -l help -d 'Print help'
@@ -145,7 +151,12 @@ complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l env-file -d 'Load e
 complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l gpu -d 'GPUs: all, none, indices (0,1), or CDI names (nvidia.com/gpu=0) [default: all when an NVIDIA CDI spec exists, else none]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l memory -d 'Memory limit, e.g. 16g, 512m' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l cpus -d 'CPU limit, e.g. 4 or 2.5' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l ipc -d 'IPC namespace: private (a /dev/shm of --shm-size) or host (the host\'s IPC and /dev/shm, as NVIDIA\'s examples run) [default: private]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l shm-size -d 'Size of /dev/shm with --ipc private, e.g. 16g [default: half the host\'s memory, at least 2g]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l ulimit -d 'Process limits, NAME=SOFT[:HARD] (-1 for unlimited); comma separated or repeated [default: memlock=-1 and stack=67108864 as NVIDIA recommends, capped at your hard limits]' -r
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l home -d 'HOME inside: host (your home, at its own path) or isolated (the environment\'s own, with your ~/.cache, git identity and ssh config) [default: host]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l requirements -d 'Install this requirements file with pip (a file inside the project), or `none` [default: the project\'s requirements.txt when it has one]' -r -F
+complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l pip-constraints -d 'Whether pip keeps the image\'s own pins (its PIP_CONSTRAINT, as NGC images set): image, or none to install without them [default: image]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l host -d 'Podman API socket, as unix:///path/to/podman.sock [env: CONTAINER_HOST]' -r
 complete -c mlenv -n "__fish_mlenv_using_subcommand init" -s C -l project -d 'Project folder [default: the current directory]' -r -F
 complete -c mlenv -n "__fish_mlenv_using_subcommand init" -l force -d 'Overwrite an existing mlenv.toml'

@@ -107,6 +107,9 @@ pub fn run_args(input: &UnitInput) -> Vec<String> {
     if let Some(u) = &b.user {
         a.push(format!("--user={u}"));
     }
+    if let Some(p) = &b.passwd_entry {
+        a.push(format!("--passwd-entry={p}"));
+    }
     for d in &b.devices {
         a.push(format!("--device={}", d.path));
     }
@@ -137,7 +140,13 @@ pub fn run_args(input: &UnitInput) -> Vec<String> {
 /// `memlock=-1:-1` from the body's limit, as `--ulimit` and quadlet's `Ulimit=` take it.
 fn ulimit(r: &crate::podman::Rlimit) -> String {
     let name = r.kind.trim_start_matches("RLIMIT_").to_ascii_lowercase();
-    let n = |v: u64| if v == u64::MAX { "-1".to_string() } else { v.to_string() };
+    let n = |v: u64| {
+        if v == u64::MAX {
+            "-1".to_string()
+        } else {
+            v.to_string()
+        }
+    };
     format!("{name}={}:{}", n(r.soft), n(r.hard))
 }
 
@@ -422,6 +431,10 @@ pub fn quadlet_unit(input: &UnitInput, version: &str, enabled: bool) -> String {
     }
     if let Some(u) = &b.user {
         c.args.push(format!("--user={u}"));
+    }
+    // No quadlet key for it in any version.
+    if let Some(p) = &b.passwd_entry {
+        c.args.push(format!("--passwd-entry={p}"));
     }
     if !b.selinux_opts.is_empty() {
         if v >= (4, 5) && b.selinux_opts.iter().all(|o| o == "disable") {

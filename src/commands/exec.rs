@@ -70,8 +70,8 @@ pub async fn run(cfg: &Config, podman: &Podman, command: Option<&str>, root: boo
         output: true,
         stdin: plan.stdin,
         tty: plan.tty,
-        // Root inside: with keep-id it is still the caller outside (user namespaces map
-        // container root to the user who runs podman), so this grants nothing on the host.
+        // Root inside. Rootless, it is a subordinate uid outside (keep-id maps the caller's
+        // own uid to itself and root to the first subordinate one): nothing on the host.
         user: root.then_some("0"),
     };
     // Straight to exec create: the warm path costs no inspect. Only a failure asks why.
@@ -229,7 +229,11 @@ mod tests {
         let p = plan(Some("pip list"), true, true);
         assert_eq!(
             p.argv,
-            ["/bin/sh", "-c", &format!("{}\npip list", crate::shell::IMAGE_SETUP)]
+            [
+                "/bin/sh",
+                "-c",
+                &format!("{}\npip list", crate::shell::IMAGE_SETUP)
+            ]
         );
         assert!(!p.tty && !p.stdin);
         let p = plan(Some("cat"), false, false);

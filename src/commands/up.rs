@@ -203,9 +203,13 @@ async fn install_requirements(
         .map(|s| s.to_string())
         .chain([req.file.to_string_lossy().into_owned()])
         .collect();
-    let env = pip_environment(|k| std::env::var(k).ok());
+    let mut env = pip_environment(|k| std::env::var(k).ok());
+    if !req.image_constraints {
+        // An empty PIP_CONSTRAINT is no constraint file at all.
+        env.push(("PIP_CONSTRAINT".into(), String::new()));
+    }
     tracing::debug!(passed = ?env.iter().map(|(k, _)| k).collect::<Vec<_>>(), "pip environment");
-    let code = run_logged(
+    let (code, output) = run_logged(
         podman,
         &cfg.project.container,
         &argv,
@@ -215,6 +219,30 @@ async fn install_requirements(
     )
     .await?;
     if code != 0 {
+        let conflicts = crate::requirements::pin_conflicts(&output);
+        if !conflicts.is_empty() {
+            // Which file pins them: the image's PIP_CONSTRAINT (looked up only now).
+            let pins = podman
+                .image(image_id)
+                .await
+                .ok()
+                .and_then(|i| i.env("PIP_CONSTRAINT").map(str::to_string))
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "the image's pip constraints".into());
+            let each: Vec<String> = conflicts
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} asks for {}, and {pins} pins {}",
+                        file, c.requested, c.pinned
+                    )
+                })
+                .collect();
+            return Err(eyre!(
+                "Failed to install requirements: {}. The image's pins keep its own framework builds (PIP_CONSTRAINT={pins}); keep the pinned version (relax the requirement), or install without the image's pins: pip-constraints = \"none\" in mlenv.toml, or --pip-constraints none",
+                each.join("; ")
+            ));
+        }
         return Err(eyre!(
             "Failed to install requirements (pip exit {code}). Check logs: mlenv logs --mlenv"
         ));

@@ -57,8 +57,9 @@ pub async fn body_for(
 /// The host side of HOME and the limits, with an isolated home's folders made (podman
 /// refuses a bind mount whose source is missing).
 fn host_facts(project: &Project, home: Home) -> Result<HostFacts> {
-    let home_dir = crate::config::home_dir()?;
-    let cache = crate::dirs::base(crate::dirs::Base::Cache).unwrap_or_else(|| home_dir.join(".cache"));
+    let home_dir = crate::dirs::home_dir().map_err(crate::error::invalid)?;
+    let cache =
+        crate::dirs::base(crate::dirs::Base::Cache).unwrap_or_else(|| home_dir.join(".cache"));
     if home == Home::Isolated {
         crate::fsx::create_private_dir(&isolated_home(project))?;
         crate::fsx::create_private_dir(&cache)?;
@@ -73,8 +74,14 @@ fn host_facts(project: &Project, home: Home) -> Result<HostFacts> {
             .map(str::to_string)
             .ok_or_else(|| color_eyre::eyre::eyre!("{} is not valid UTF-8", p.display()))
     };
+    let uid = nix::unistd::getuid();
+    let user_name = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name);
     Ok(HostFacts {
         home: text(&home_dir)?,
+        user_name,
         cache: text(&cache)?,
         dotfiles,
         memlock_hard: crate::limits::own_hard_limit("memlock"),
@@ -84,6 +91,8 @@ fn host_facts(project: &Project, home: Home) -> Result<HostFacts> {
 }
 
 /// Whether /dev/mqueue is the POSIX message queue filesystem (statfs magic 0x19800202).
+// The cast: f_type's type differs between targets (i64 on x86-64 glibc).
+#[allow(clippy::unnecessary_cast)]
 fn mqueue_mounted() -> bool {
     nix::sys::statfs::statfs("/dev/mqueue")
         .map(|s| s.filesystem_type().0 as i64 == 0x1980_0202)

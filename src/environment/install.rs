@@ -10,7 +10,8 @@ use crate::ui::write_out;
 
 /// Runs `argv` in the container without a TTY or stdin, showing its output on stderr when
 /// `show` (mlenv's own stdout stays clean) and copying it to the debug log either way.
-/// Returns the command's exit code.
+/// Returns the command's exit code and the end of its output (for the caller to explain
+/// a failure).
 pub async fn run_logged(
     podman: &Podman,
     name: &str,
@@ -18,7 +19,7 @@ pub async fn run_logged(
     env: &[(String, String)],
     workdir: &str,
     show: bool,
-) -> Result<i64> {
+) -> Result<(i64, String)> {
     // After the image's own shell setup, as every command mlenv starts (shell::IMAGE_SETUP):
     // `sh` sources it and execs the command, which keeps the pid.
     let wrapped: Vec<String> = ["/bin/sh", "-c", &with_image_setup("exec \"$@\""), "mlenv"]
@@ -40,6 +41,8 @@ pub async fn run_logged(
     let (mut output, _input) = session.start(false, None).await?;
     let pid = session.pid().await;
     let mut partial = String::new();
+    // The last lines, for the caller to explain a failure; pip's resolver report is short.
+    let mut tail = String::new();
     loop {
         let chunk = tokio::select! {
             chunk = output.next() => match chunk {
@@ -66,7 +69,16 @@ pub async fn run_logged(
         if show {
             write_out(&mut std::io::stderr().lock(), &bytes)?;
         }
-        partial.push_str(&String::from_utf8_lossy(&bytes));
+        let text = String::from_utf8_lossy(&bytes);
+        tail.push_str(&text);
+        if tail.len() > 64 * 1024 {
+            let cut = tail.len() - 32 * 1024;
+            let cut = (cut..tail.len())
+                .find(|i| tail.is_char_boundary(*i))
+                .unwrap_or(cut);
+            tail.drain(..cut);
+        }
+        partial.push_str(&text);
         while let Some(nl) = partial.find('\n') {
             let line: String = partial.drain(..=nl).collect();
             tracing::debug!(target: "mlenv::exec", "{}", line.trim_end());
@@ -75,7 +87,7 @@ pub async fn run_logged(
     if !partial.is_empty() {
         tracing::debug!(target: "mlenv::exec", "{}", partial.trim_end());
     }
-    Ok(session.exit_code().await?)
+    Ok((session.exit_code().await?, tail))
 }
 
 /// Whether host process `pid` is still `program` (podman reports the exec's host PID; this

@@ -256,7 +256,11 @@ fn raise_limits(env: &Environment) -> String {
     let mut lines = Vec::new();
     for (name, flag, default) in [("stack", "-s", 65536i64), ("memlock", "-l", -1)] {
         let kib = set(name).map_or(default, |u| if u.soft < 0 { -1 } else { u.soft / 1024 });
-        let value = if kib < 0 { "unlimited".to_string() } else { kib.to_string() };
+        let value = if kib < 0 {
+            "unlimited".to_string()
+        } else {
+            kib.to_string()
+        };
         lines.push(format!(
             "ulimit -S {flag} {value} 2>/dev/null || ulimit -S {flag} \"$(ulimit -H {flag})\" 2>/dev/null"
         ));
@@ -504,7 +508,12 @@ mod tests {
         assert!(script.contains("ulimit -S -l unlimited "), "{script}");
         assert!(script.ends_with("\npython train.py --epochs 3"), "{script}");
         // ipc = "host": a memory-backed /dev/shm without a size limit, not hostIPC.
-        let shm = spec["volumes"].as_array().unwrap().iter().find(|v| v["name"].as_str().unwrap().ends_with("-shm")).unwrap();
+        let shm = spec["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"].as_str().unwrap().ends_with("-shm"))
+            .unwrap();
         assert_eq!(shm["emptyDir"], json!({"medium": "Memory"}));
         assert!(spec.get("hostIPC").is_none());
         assert_eq!(spec["volumes"][0]["hostPath"]["path"], "/home/u/proj");

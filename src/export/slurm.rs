@@ -130,7 +130,10 @@ fn podman_body(env: &Environment, name: &str, s: &mut String, gpus: u32) {
     for u in &env.ulimits {
         args.push(format!("--ulimit {}={}:{}", u.name, u.soft, u.hard));
     }
-    for (name, flag, wanted) in [("memlock", "-l", NVIDIA_MEMLOCK), ("stack", "-s", NVIDIA_STACK)] {
+    for (name, flag, wanted) in [
+        ("memlock", "-l", NVIDIA_MEMLOCK),
+        ("stack", "-s", NVIDIA_STACK),
+    ] {
         if !env.ulimits.iter().any(|u| u.name == name) {
             args.push(format!("--ulimit \"{name}=$(capped {flag} {wanted})\""));
         }

@@ -167,6 +167,9 @@ pub struct CreateBody {
     pub userns: Option<Namespace>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The user's /etc/passwd line (podman 4.1 and later).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passwd_entry: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<Device>,
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -26,6 +26,7 @@ mod export;
 mod faults;
 mod gpu;
 mod listing;
+mod ngc;
 mod pull;
 mod requirements;
 mod rootful;
