@@ -67,6 +67,10 @@ pub struct HostFacts {
     pub stack_hard: Option<u64>,
     /// The host's memory, which sizes /dev/shm by default.
     pub memory: Option<u64>,
+    /// Whether podman is rootless: NVIDIA's limits are added there only. A rootful podman
+    /// keeps its own defaults (containers.conf's default_ulimits apply only when a create
+    /// names no limit), and root may ask for more with `--ulimit`.
+    pub rootless: bool,
 }
 
 /// The dotfiles an isolated home borrows from the real one, read-only: git identity and
@@ -225,7 +229,12 @@ pub fn create_body(
         "stack" => host.stack_hard,
         _ => None,
     };
-    let r_limits = effective_ulimits(&settings.ulimits, hard)
+    let limits_wanted = if host.rootless {
+        effective_ulimits(&settings.ulimits, hard)
+    } else {
+        settings.ulimits.clone()
+    };
+    let r_limits = limits_wanted
         .into_iter()
         .map(|u| Rlimit {
             // podman adds the RLIMIT_ itself.
@@ -343,6 +352,7 @@ mod tests {
             memlock_hard: Some(8 << 20),
             stack_hard: None,
             memory: Some(24 << 30),
+            rootless: true,
         }
     }
 

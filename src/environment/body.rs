@@ -38,7 +38,7 @@ pub async fn body_for(
              root) or use --ipc private (ipc = \"private\" in mlenv.toml) with --shm-size",
         ));
     }
-    let host = host_facts(project, settings.home)?;
+    let host = host_facts(project, settings.home, rootless)?;
     let mut body = create_body(
         project,
         project.dir_str()?,
@@ -56,7 +56,7 @@ pub async fn body_for(
 
 /// The host side of HOME and the limits, with an isolated home's folders made (podman
 /// refuses a bind mount whose source is missing).
-fn host_facts(project: &Project, home: Home) -> Result<HostFacts> {
+fn host_facts(project: &Project, home: Home, rootless: bool) -> Result<HostFacts> {
     let home_dir = crate::dirs::home_dir().map_err(crate::error::invalid)?;
     let cache =
         crate::dirs::base(crate::dirs::Base::Cache).unwrap_or_else(|| home_dir.join(".cache"));
@@ -87,6 +87,7 @@ fn host_facts(project: &Project, home: Home) -> Result<HostFacts> {
         memlock_hard: crate::limits::own_hard_limit("memlock"),
         stack_hard: crate::limits::own_hard_limit("stack"),
         memory: crate::limits::host_memory(),
+        rootless,
     })
 }
 

@@ -176,10 +176,16 @@ fn up_name_rule_and_same_named_folders_get_different_containers() {
         assert!(n.starts_with("mlenv-proj-"), "{n}");
         assert_eq!(&p.name(), n, "mlenv status names another container");
         assert!(state_running(n), "{n} is not running");
+        let mounts = inspect(n)["Mounts"].clone();
+        let project = mounts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["Destination"] == p.dir.to_str().unwrap());
         assert_eq!(
-            inspect(n)["Mounts"][0]["Source"],
-            p.dir.to_str().unwrap(),
-            "{n} mounts another folder"
+            project.map(|m| m["Source"].clone()),
+            Some(serde_json::json!(p.dir.to_str().unwrap())),
+            "{n} mounts another folder: {mounts}"
         );
     }
     // Stable: a second up finds the same container instead of making another.
