@@ -48,6 +48,10 @@ pub struct ImageFacts {
     pub id: String,
     /// The image's own PATH, which ours is prepended to.
     pub path: Option<String>,
+    /// What its config says about its CUDA.
+    pub cuda: crate::gpu::cuda::ImageCuda,
+    /// Its size in bytes (all layers), what a keep-id copy copies.
+    pub size: u64,
 }
 
 /// What the create body needs to know about the host, read by the caller.
@@ -340,6 +344,8 @@ mod tests {
         ImageFacts {
             id: "0123456789abcdef0123".into(),
             path: Some("/usr/bin:/bin".into()),
+            cuda: Default::default(),
+            size: 0,
         }
     }
 
@@ -532,6 +538,8 @@ mod tests {
         let bare = ImageFacts {
             id: "x".into(),
             path: None,
+            cuda: Default::default(),
+            size: 0,
         };
         let b = default_body(&bare);
         assert_eq!(

@@ -2,6 +2,7 @@
 
 use cdi::QualifiedName;
 
+pub mod cuda;
 pub mod policy;
 pub mod preflight;
 

@@ -308,20 +308,27 @@ pub fn pin_conflicts(pip_output: &str) -> Vec<PinConflict> {
         }
         out
     };
-    let mut requested = Vec::new();
     let mut pinned = Vec::new();
+    // (what to show, the requirement itself)
+    let mut requested: Vec<(String, String)> = Vec::new();
     for line in pip_output.lines().map(str::trim) {
         if let Some(spec) = line.strip_prefix("The user requested (constraint) ") {
             pinned.push(spec.trim().to_string());
         } else if let Some(spec) = line.strip_prefix("The user requested ") {
-            requested.push(spec.trim().to_string());
+            requested.push((spec.trim().to_string(), spec.trim().to_string()));
+        } else if let Some((parent, spec)) = line.split_once(" depends on ") {
+            // A package the requirements pull in needs another version of a pinned one.
+            requested.push((
+                format!("{parent} (which needs {spec})"),
+                spec.trim().to_string(),
+            ));
         }
     }
     let mut out: Vec<PinConflict> = Vec::new();
-    for r in &requested {
+    for (shown, r) in &requested {
         if let Some(p) = pinned.iter().find(|p| name(p) == name(r)) {
             let c = PinConflict {
-                requested: r.clone(),
+                requested: shown.clone(),
                 pinned: p.clone(),
             };
             if !out.contains(&c) {
@@ -367,6 +374,15 @@ To fix this you could try to:
         let between =
             "The conflict is caused by:\n    The user requested a==1\n    b 1.0 depends on a==2\n";
         assert!(pin_conflicts(between).is_empty());
+        // A dependency that needs another version of a pinned package.
+        let dep = "The conflict is caused by:\n    flash-attn 2.6.3 depends on torch==2.4.0\n    The user requested (constraint) torch==2.5.0a0\n";
+        assert_eq!(
+            pin_conflicts(dep),
+            [PinConflict {
+                requested: "flash-attn 2.6.3 (which needs torch==2.4.0)".into(),
+                pinned: "torch==2.5.0a0".into()
+            }]
+        );
         assert!(pin_conflicts("").is_empty());
     }
 }

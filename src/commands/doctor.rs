@@ -166,11 +166,30 @@ async fn gather(cfg: &Config, podman: &Podman, doctor: &Doctor) -> Vec<Check> {
             ));
             out.push(checks::storage_driver(&i.graph_driver, &i.graph_root));
             out.push(space(podman, i, &doctor.image).await);
+            let local = match podman.image_exists(&doctor.image).await {
+                Ok(true) => podman.image(&doctor.image).await.ok().map(|img| {
+                    let copied = crate::environment::keepid::has_mapped_copy(
+                        Path::new(&i.graph_root),
+                        &img.id,
+                    );
+                    (img.size, copied)
+                }),
+                _ => None,
+            };
+            out.push(checks::keepid_copy(
+                &i.graph_driver,
+                i.supports_shifting,
+                i.mount_program.as_deref(),
+                &i.storage_conf,
+                &doctor.image,
+                local,
+            ));
         }
         Err(_) => {
             out.push(Check::skipped("network"));
             out.push(Check::skipped("storage driver"));
             out.push(Check::skipped("free space"));
+            out.push(Check::skipped("keep-id copy"));
         }
     }
 
@@ -179,6 +198,19 @@ async fn gather(cfg: &Config, podman: &Podman, doctor: &Doctor) -> Vec<Check> {
     let rules = gpu::rules_for(info.as_ref().map_or("4.3.0", |i| i.version.as_str()));
     let cdi = cdi_facts(&rules);
     out.push(checks::nvidia_cdi(&cdi));
+    let image_cuda = match podman.image_exists(&doctor.image).await {
+        Ok(true) => podman
+            .image(&doctor.image)
+            .await
+            .ok()
+            .map(|i| gpu::cuda::ImageCuda::from_env(|k| i.env(k).map(str::to_string))),
+        _ => None,
+    };
+    out.push(checks::cuda_driver(
+        &doctor.image,
+        cdi.spec_driver.as_deref().or(cdi.driver.as_deref()),
+        image_cuda.as_ref(),
+    ));
     if let Some(names) = &doctor.gpus {
         // Without healing: doctor rewrites no spec.
         let outcome = gpu::preflight::resolve(Some(names), &rules, false).map(|r| r.devices);
@@ -278,11 +310,17 @@ async fn space(podman: &Podman, info: &ServiceInfo, image: &str) -> Check {
 fn cdi_facts(rules: &gpu::policy::PodmanCdi) -> checks::CdiFacts {
     let registry = cdi::Registry::load(&rules.dirs);
     let mut specs = Vec::new();
+    // The driver the specs were made from: a spec mlenv wrote records its root (a fixture
+    // tree in the tests); else the host's own.
+    let mut driver_root = None;
     for file in registry.specs() {
         if file.spec().kind.to_string() != NVIDIA_KIND {
             continue;
         }
         let (header, problems) = gpu::preflight::spec_problems(file.path(), file.spec(), rules);
+        if driver_root.is_none() {
+            driver_root = header.as_ref().map(|h| h.root.clone());
+        }
         let folder = file.path().parent().unwrap_or(Path::new("/"));
         specs.push(checks::NvidiaSpec {
             path: file.path().to_path_buf(),
@@ -314,6 +352,7 @@ fn cdi_facts(rules: &gpu::policy::PodmanCdi) -> checks::CdiFacts {
         podman: rules.podman.clone(),
         dirs: rules.dirs.clone(),
         driver: nvidia::running_version(Path::new("/")).ok().flatten(),
+        spec_driver: driver_root.and_then(|root| nvidia::running_version(&root).ok().flatten()),
         specs,
         broken,
         conflicts,

@@ -5,12 +5,12 @@ use std::path::Path;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 
 use crate::config::{Config, Up};
-use crate::create::{profile_script, python_dir, PROFILE_SCRIPT};
+use crate::create::{profile_script, python_dir, ImageFacts, PROFILE_SCRIPT};
 use crate::envfile::EnvFile;
 use crate::environment::{
     body_for, check_gpus, check_recorded_gpus, ensure_image, folder_replaced, keep_settings,
-    kept_settings, names, recorded_settings, restart, run_logged, show_access, start,
-    start_stopped,
+    keepid, kept_settings, names, recorded_settings, restart, run_logged, show_access,
+    start_copying, start_stopped,
 };
 use crate::error::{Exit, EXIT_DRIFT};
 use crate::podman::{Container, Podman};
@@ -111,7 +111,7 @@ async fn bring_up(
                     Some(c) if up.given.gpus => c,
                     _ => check_recorded_gpus(podman, &merged).await?,
                 };
-                create_and_start(cfg, podman, &merged, &gpus.devices, env.as_ref()).await?
+                create_and_start(cfg, podman, &merged, &gpus, env.as_ref()).await?
             }
             None => {
                 let gpus = match checked {
@@ -119,7 +119,7 @@ async fn bring_up(
                     None => check_gpus(podman, up.gpus.as_deref()).await?,
                 };
                 wanted.gpus = names(&gpus.names);
-                create_and_start(cfg, podman, &wanted, &gpus.devices, up.env.as_ref()).await?
+                create_and_start(cfg, podman, &wanted, &gpus, up.env.as_ref()).await?
             }
         },
         Some(c) => {
@@ -291,7 +291,7 @@ async fn recreate(
         .rename(name, &aside)
         .await
         .wrap_err_with(|| format!("cannot set {name} aside"))?;
-    match create_and_start(cfg, podman, &merged, &gpus.devices, env.as_ref()).await {
+    match create_and_start(cfg, podman, &merged, &gpus, env.as_ref()).await {
         Ok(image_id) => {
             podman
                 .remove(&aside, true)
@@ -399,14 +399,21 @@ async fn create_and_start(
     cfg: &Config,
     podman: &Podman,
     settings: &Settings,
-    devices: &[String],
+    gpus: &crate::gpu::preflight::Resolved,
     env: Option<&EnvFile>,
 ) -> Result<String> {
     let name = &cfg.project.container;
     ensure_image(podman, &settings.image).await?;
     let rootless = podman.rootless().await?;
     tracing::debug!(rootless, "podman service");
-    let (body, facts) = body_for(&cfg.project, podman, rootless, settings, devices, env).await?;
+    let (body, facts) =
+        body_for(&cfg.project, podman, rootless, settings, &gpus.devices, env).await?;
+    // Before anything is made: a driver too old for the image's CUDA fails only at the
+    // first CUDA call otherwise.
+    if let Some(root) = &gpus.nvidia_root {
+        crate::environment::check_cuda(root, &facts.cuda, &settings.image)?;
+    }
+    let copy = keepid_copy(podman, rootless, settings, &facts).await?;
     // Bind-mount sources must exist; they are the caller's, so keep-id can write them.
     for dir in [
         python_dir(&cfg.project, &facts.id),
@@ -439,7 +446,7 @@ async fn create_and_start(
     for w in created.warnings.iter().flatten() {
         ui::warn(&format!("podman: {w}"));
     }
-    if let Err(err) = start(podman, name).await {
+    if let Err(err) = start_copying(podman, name, copy.as_ref()).await {
         // A container that cannot start (a CDI device that does not resolve, a port in use)
         // would only fail again on the next `up`: remove it so nothing is left half-made.
         if podman.remove(name, true).await.is_ok() {
@@ -450,4 +457,42 @@ async fn create_and_start(
     ui::success(&format!("Created and started {name}"));
     show_access(settings);
     Ok(facts.id)
+}
+
+/// The keep-id copy this container's first start will make (`environment::keepid`), said
+/// before it is paid; refused when the disk cannot hold it. Asked of podman only for an
+/// image big enough to matter: the cold path of a small image costs no `/libpod/info`.
+async fn keepid_copy(
+    podman: &Podman,
+    rootless: bool,
+    settings: &Settings,
+    facts: &ImageFacts,
+) -> Result<Option<keepid::Copy>> {
+    if !(rootless && settings.user_mapping && facts.size >= keepid::NOTICE_BYTES) {
+        return Ok(None);
+    }
+    let Ok(info) = podman.info().await else {
+        return Ok(None);
+    };
+    let Some(copy) = keepid::planned(&info, &facts.id, facts.size) else {
+        return Ok(None);
+    };
+    let size = crate::limits::format_memory(copy.bytes);
+    if let Some(free) = keepid::available_bytes(&copy.graph_root) {
+        if free < copy.bytes {
+            return Err(eyre!(
+                "the first start of {} with your user mapped in copies the image ({size}) into {}, which has {} free; free space there, or move podman's storage (rootless_storage_path in {})",
+                settings.image,
+                copy.graph_root.display(),
+                crate::limits::format_memory(free),
+                info.storage_conf
+            ));
+        }
+    }
+    ui::info(&format!(
+        "First start of {} with your user mapped in (keep-id): podman copies the image for your ID mapping, {size} more disk and {}; storage that maps IDs itself makes no copy (`mlenv doctor` says how)",
+        settings.image,
+        keepid::estimate(copy.bytes)
+    ));
+    Ok(Some(copy))
 }

@@ -23,6 +23,8 @@ pub async fn body_for(
     let image = podman.image(&settings.image).await?;
     let facts = ImageFacts {
         path: image.env("PATH").map(str::to_string),
+        cuda: crate::gpu::cuda::ImageCuda::from_env(|k| image.env(k).map(str::to_string)),
+        size: image.size,
         id: image.id,
     };
     let user = UserMode::choose(

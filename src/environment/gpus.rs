@@ -1,8 +1,11 @@
 //! The GPUs an environment names, resolved against the CDI specs podman reads.
 
+use std::path::Path;
+
 use color_eyre::eyre::{eyre, Result};
 
 use crate::error::invalid;
+use crate::gpu::cuda::ImageCuda;
 use crate::podman::Podman;
 use crate::settings::Settings;
 use crate::{gpu, ui};
@@ -50,4 +53,24 @@ fn parse_names(recorded: &[String]) -> Result<Vec<cdi::QualifiedName>> {
                 .map_err(|e| eyre!("the recorded GPU {n:?} is not a CDI name: {e}"))
         })
         .collect()
+}
+
+/// The host driver against what the image's CUDA needs (`gpu::cuda`): a note when forward
+/// or minor-version compatibility is used, an input error when nothing can work.
+pub fn check_cuda(root: &Path, cuda: &ImageCuda, image: &str) -> Result<()> {
+    let host = match crate::nvidia::running_version(root) {
+        Ok(Some(v)) => v,
+        // No driver loaded, or unreadable: the GPU checks say so where it matters.
+        Ok(None) | Err(_) => return Ok(()),
+    };
+    let verdict = crate::gpu::cuda::decide(cuda, &host);
+    tracing::debug!(?verdict, host = %host, "CUDA driver check");
+    match crate::gpu::cuda::explain(&verdict, image).map_err(invalid)? {
+        Some(note) if matches!(verdict, crate::gpu::cuda::Verdict::MinorVersion { .. }) => {
+            ui::warn(&note)
+        }
+        Some(note) => ui::info(&note),
+        None => {}
+    }
+    Ok(())
 }

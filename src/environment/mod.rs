@@ -6,6 +6,7 @@
 mod body;
 mod gpus;
 mod install;
+pub mod keepid;
 pub mod servers;
 mod start;
 
@@ -14,9 +15,9 @@ use std::path::Path;
 use color_eyre::eyre::{eyre, Report, Result, WrapErr};
 
 pub use body::body_for;
-pub use gpus::{check_gpus, check_recorded_gpus, names};
+pub use gpus::{check_cuda, check_gpus, check_recorded_gpus, names};
 pub use install::run_logged;
-pub use start::{ensure_image, restart, show_access, start, start_stopped, STOP_TIMEOUT};
+pub use start::{ensure_image, restart, show_access, start_copying, start_stopped, STOP_TIMEOUT};
 
 use crate::envfile::EnvFile;
 use crate::podman::Container;

@@ -47,6 +47,43 @@ pub async fn start_stopped(podman: &Podman, name: &str, settings: &Settings) -> 
 }
 
 pub async fn start(podman: &Podman, name: &str) -> Result<()> {
+    start_copying(podman, name, None).await
+}
+
+/// Starts `name`; with `copy` (the keep-id copy this start makes, `super::keepid`) a byte
+/// bar follows the copy as it fills podman's storage.
+pub async fn start_copying(
+    podman: &Podman,
+    name: &str,
+    copy: Option<&super::keepid::Copy>,
+) -> Result<()> {
+    if let Some(copy) = copy {
+        let pb = ui::bytes_bar(&format!("Starting {name}: copying the image for your user"));
+        pb.set_length(copy.bytes);
+        let before = super::keepid::used_bytes(&copy.graph_root);
+        let fut = podman.start(name);
+        tokio::pin!(fut);
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let result = loop {
+            tokio::select! {
+                r = &mut fut => break r,
+                _ = tick.tick() => {
+                    if let (Some(b), Some(now)) = (before, super::keepid::used_bytes(&copy.graph_root)) {
+                        pb.set_position(now.saturating_sub(b).min(copy.bytes));
+                    }
+                }
+            }
+        };
+        if let (Some(b), Some(now)) = (before, super::keepid::used_bytes(&copy.graph_root)) {
+            tracing::debug!(
+                copied = now.saturating_sub(b),
+                expected = copy.bytes,
+                "keep-id copy"
+            );
+        }
+        pb.finish_and_clear();
+        return result.wrap_err_with(|| format!("podman could not start {name}"));
+    }
     let pb = ui::spinner(&format!("Starting {name}"));
     let fut = podman.start(name);
     tokio::pin!(fut);

@@ -27,6 +27,9 @@ pub struct Resolved {
     pub notes: Vec<String>,
     /// The host device nodes those devices inject (what a boot waits for).
     pub nodes: Vec<String>,
+    /// Where the driver of the NVIDIA devices is: the root a spec mlenv wrote was made from
+    /// (a fixture tree in the tests), else `/`; `None` without NVIDIA devices.
+    pub nvidia_root: Option<PathBuf>,
 }
 
 /// Checks `wanted` (None: the default, every NVIDIA GPU when podman has a spec for them).
@@ -71,6 +74,7 @@ pub fn resolve(
             }
         }
         let mut problems = Vec::new();
+        let mut nvidia_root = None;
         for file in files {
             // Only what podman will inject matters: the spec's shared edits and the devices
             // asked for (a vanished GPU 1 does not stop GPU 0, for podman or for us).
@@ -81,6 +85,13 @@ pub fn resolve(
                     .any(|q| q.name() == d.name && q.kind() == file.spec().kind)
             });
             let (header, reasons) = spec_problems(file.path(), &used, podman);
+            if file.spec().kind.vendor() == "nvidia.com" && nvidia_root.is_none() {
+                nvidia_root = Some(
+                    header
+                        .as_ref()
+                        .map_or_else(|| PathBuf::from("/"), |h| h.root.clone()),
+                );
+            }
             if !reasons.is_empty() {
                 problems.push(Problem {
                     path: file.path().to_path_buf(),
@@ -110,6 +121,7 @@ pub fn resolve(
                 devices: devices.iter().map(|d| d.to_string()).collect(),
                 notes,
                 nodes,
+                nvidia_root,
             });
         }
         let healable = heal && !healed && problems.iter().all(|p| p.header.is_some());

@@ -85,10 +85,29 @@ pub fn generate(driver: &Driver, max_version: Version) -> Result<Generated, Stri
     }
 
     let (hooks, library_mode) = match &driver.cdi_hook {
-        Some(hook) => (
-            vec![Hook {
+        Some(hook) => {
+            let path = utf8(hook)?.to_string();
+            let mut hooks = Vec::new();
+            // As nvidia-ctk does (toolkit 1.17.5 and later): before the ld.so.cache update,
+            // so that an image's CUDA forward compatibility libraries come first when the
+            // host driver is older than they are. Only with a hook that has the command:
+            // an older one would fail every container start.
+            if knows_cuda_compat(hook) {
+                hooks.push(Hook {
+                    hook_name: "createContainer".into(),
+                    path: path.clone(),
+                    args: Some(vec![
+                        "nvidia-cdi-hook".into(),
+                        "enable-cuda-compat".into(),
+                        format!("--host-driver-version={}", driver.version),
+                    ]),
+                    env: None,
+                    timeout: None,
+                });
+            }
+            hooks.push(Hook {
                 hook_name: "createContainer".into(),
-                path: utf8(hook)?.to_string(),
+                path,
                 args: Some(
                     ["nvidia-cdi-hook", "update-ldcache", "--folder", LIB_DIR]
                         .map(String::from)
@@ -96,9 +115,9 @@ pub fn generate(driver: &Driver, max_version: Version) -> Result<Generated, Stri
                 ),
                 env: None,
                 timeout: None,
-            }],
-            LibraryMode::Ldcache { hook: hook.clone() },
-        ),
+            });
+            (hooks, LibraryMode::Ldcache { hook: hook.clone() })
+        }
         None => (Vec::new(), LibraryMode::NvidiaLib64),
     };
 
@@ -179,6 +198,13 @@ fn utf8(path: &Path) -> Result<&str, String> {
             path.display()
         )
     })
+}
+
+/// Whether the hook binary has the `enable-cuda-compat` command (its name is a string in
+/// the binary); read, never run: running it would be a hook call.
+fn knows_cuda_compat(hook: &std::path::Path) -> bool {
+    const NAME: &[u8] = b"enable-cuda-compat";
+    std::fs::read(hook).is_ok_and(|bytes| bytes.windows(NAME.len()).any(|w| w == NAME))
 }
 
 #[cfg(test)]
@@ -362,6 +388,26 @@ mod tests {
         );
         assert_eq!(generated.spec.cdi_version, Version::V0_5_0);
         generated.spec.validate().unwrap();
+
+        // A hook that knows enable-cuda-compat gets it first, with the host's driver.
+        let script = std::fs::read_to_string(&hook).unwrap();
+        std::fs::write(
+            &hook,
+            format!("{script}# commands: enable-cuda-compat update-ldcache\n"),
+        )
+        .unwrap();
+        let with_compat = self::generated(&tree);
+        let hooks = &with_compat.spec.container_edits.as_ref().unwrap().hooks;
+        assert_eq!(hooks.len(), 2);
+        assert_eq!(
+            hooks[0].args.as_deref().unwrap(),
+            [
+                "nvidia-cdi-hook",
+                "enable-cuda-compat",
+                "--host-driver-version=550.54.15"
+            ]
+        );
+        assert_eq!(hooks[1].args.as_deref().unwrap()[1], "update-ldcache");
     }
 
     /// Host character devices stand in for GPUs: no hostPath, one node per path.

@@ -99,6 +99,13 @@ impl Podman {
                 .unwrap_or("")
                 .to_string(),
             graph_root: v["store"]["graphRoot"].as_str().unwrap_or("").to_string(),
+            supports_shifting: v["store"]["graphStatus"]["Supports shifting"].as_str()
+                == Some("true"),
+            mount_program: v["store"]["graphOptions"]["overlay.mount_program"]["Executable"]
+                .as_str()
+                .filter(|p| !p.is_empty())
+                .map(str::to_string),
+            storage_conf: v["store"]["configFile"].as_str().unwrap_or("").to_string(),
             mapped_uids: mapped(&v["host"]["idMappings"]["uidmap"]),
             mapped_gids: mapped(&v["host"]["idMappings"]["gidmap"]),
             network_cmd: network_cmd.to_string(),

@@ -131,6 +131,13 @@ pub struct ServiceInfo {
     pub graph_driver: String,
     /// `store.graphRoot`: where images and containers are stored.
     pub graph_root: String,
+    /// `store.graphStatus."Supports shifting"` (podman 5 reports it): the driver maps IDs
+    /// itself, so keep-id needs no copy of an image.
+    pub supports_shifting: bool,
+    /// `store.graphOptions."overlay.mount_program".Executable` (fuse-overlayfs), if any.
+    pub mount_program: Option<String>,
+    /// `store.configFile`: the storage.conf podman reads.
+    pub storage_conf: String,
     /// Subordinate IDs the service's user namespace maps (`host.idMappings`, every range but
     /// the one for the user's own ID); `None` when it reports no mappings (rootful).
     pub mapped_uids: Option<u64>,

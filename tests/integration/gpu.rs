@@ -647,3 +647,72 @@ fn gpu_setup_uses_nvidia_cdi_hook_when_installed_and_podman_runs_it() {
         "hook log: {log:?}"
     );
 }
+
+/// The NGC-shaped test image (tests/ngc-image.sh): CUDA 12.6.2, CUDA_DRIVER_VERSION
+/// 560.35.03, NVIDIA_REQUIRE_CUDA naming the forward-compatible branches 470, 525, 535, 550.
+const NGC: &str = "localhost/mlenv-test/ngc:latest";
+
+#[test]
+fn gpu_cuda_driver_is_checked_against_the_image_before_create() {
+    let _clean = CleanCdi::new();
+    // R535: older than the image's CUDA needs, on a branch its forward compatibility covers.
+    let p = Project::new("gpu-cuda-compat");
+    let t = NvidiaTree::new(&p.root.path().join("host"), 1, "535.104.05")
+        .with_host_nodes(&["/dev/zero"], "/dev/net/tun");
+    setup(&p, &t);
+    let out = p.ok(&["up", "--image", NGC, "--gpu", "0"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "NVIDIA driver 535.104.05 is older than the 560.35.03 {NGC} needs; its CUDA forward compatibility libraries are used"
+        )),
+        "{err}"
+    );
+    let name = p.name();
+    assert_eq!(
+        podman_ok(&["inspect", "--format", "{{.State.Running}}", &name]).trim(),
+        "true"
+    );
+    // doctor says the same, as a fact rather than a failure.
+    let doctor = p
+        .mlenv()
+        .env("MLENV_IMAGE", NGC)
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    let cuda = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "cuda driver")
+        .unwrap_or_else(|| panic!("no cuda driver check: {report}"))
+        .clone();
+    assert_eq!(cuda["level"], "info", "{cuda}");
+    assert!(
+        cuda["message"]
+            .as_str()
+            .unwrap()
+            .contains("forward compatibility libraries are used"),
+        "{cuda}"
+    );
+    p.ok(&["rm", "-f"]);
+
+    // R520: nothing covers it. Refused before anything is made, naming both versions.
+    let q = Project::new("gpu-cuda-old");
+    let t = NvidiaTree::new(&q.root.path().join("host"), 1, "520.61.05")
+        .with_host_nodes(&["/dev/zero"], "/dev/net/tun");
+    setup(&q, &t);
+    let out = q.run(&["up", "--image", NGC, "--gpu", "0"]);
+    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{NGC} needs NVIDIA driver 560.35.03 or later (CUDA 12.6), and this host runs 520.61.05"
+        )) && err.contains("upgrade the driver"),
+        "{err}"
+    );
+    assert!(containers_for(&q.dir).is_empty());
+    // An image that names no CUDA is not held to it.
+    q.ok(&["up", "--image", BUSYBOX, "--gpu", "0"]);
+}

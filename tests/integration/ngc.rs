@@ -411,3 +411,75 @@ fn pip_keeps_the_image_pins_and_names_them_on_a_conflict() {
     p.ok(&["up", "--image", NGC, "--gpu", "none"]);
     assert_eq!(version(), "2.0");
 }
+
+#[test]
+fn first_keepid_start_of_a_big_image_is_announced_once() {
+    // An image no keep-id container has used: the python image with one file more.
+    let tag = format!(
+        "localhost/mlenv-test/keepid-{}",
+        super::harness::unique("copy")
+    );
+    let builder = format!("{}-b", tag.rsplit('/').next().unwrap());
+    podman_ok(&["create", "--name", &builder, super::harness::PYTHON, "true"]);
+    let marker = std::env::temp_dir().join(format!("{builder}.txt"));
+    std::fs::write(&marker, "unique\n").unwrap();
+    podman_ok(&[
+        "cp",
+        marker.to_str().unwrap(),
+        &format!("{builder}:/unique.txt"),
+    ]);
+    podman_ok(&["commit", "-q", &builder, &tag]);
+    podman_ok(&["rm", &builder]);
+    let _ = std::fs::remove_file(&marker);
+    struct RemoveImage(String);
+    impl Drop for RemoveImage {
+        fn drop(&mut self) {
+            let _ = podman(&["rmi", "-f", &self.0]);
+        }
+    }
+    let _image = RemoveImage(tag.clone());
+
+    let p = Project::new("keepid copy");
+    let out = p.ok(&["up", "--image", &tag, "--gpu", "none"]);
+    let err = text(&out.stderr);
+    // Storage that maps IDs itself copies nothing: then nothing is said.
+    let info = podman_ok(&["info", "--format", "{{json .Store}}"]);
+    let store: serde_json::Value = serde_json::from_str(&info).unwrap();
+    let shifts = store["graphStatus"]["Supports shifting"] == "true"
+        || store["graphOptions"]["overlay.mount_program"].is_object();
+    if shifts {
+        assert!(!err.contains("First start of"), "{err}");
+        return;
+    }
+    assert!(
+        err.contains(&format!(
+            "First start of {tag} with your user mapped in (keep-id): podman copies the image for your ID mapping"
+        )) && err.contains("more disk and about"),
+        "{err}"
+    );
+    // doctor knows the copy is made now.
+    let doctor = p
+        .mlenv()
+        .env("MLENV_IMAGE", &tag)
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "keep-id copy")
+        .unwrap()
+        .clone();
+    assert_eq!(check["facts"]["copied"], true, "{check}");
+    // A new container of the same image: the copy is there, nothing to announce.
+    p.ok(&["rm", "-f"]);
+    let out = p.ok(&["up", "--image", &tag, "--gpu", "none"]);
+    assert!(
+        !text(&out.stderr).contains("First start of"),
+        "{}",
+        text(&out.stderr)
+    );
+    p.ok(&["rm", "-f"]);
+}

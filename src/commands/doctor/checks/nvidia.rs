@@ -27,6 +27,9 @@ pub struct CdiFacts {
     pub dirs: Vec<PathBuf>,
     /// The loaded driver's version (`/proc/driver/nvidia/version`); `None` without one.
     pub driver: Option<String>,
+    /// The driver of the root a spec mlenv wrote was made from, when that is not `/` (a
+    /// fixture tree in the tests): what the CUDA check compares.
+    pub spec_driver: Option<String>,
     pub specs: Vec<NvidiaSpec>,
     /// Spec files that may be NVIDIA's and cannot be read or parsed, with why.
     pub broken: Vec<(PathBuf, String)>,
@@ -194,4 +197,55 @@ pub fn configured_gpus(
             )
             .facts(facts),
     }
+}
+
+/// The loaded driver against what the configured image's CUDA needs (`gpu::cuda`): what
+/// `up` will say, or refuse, before it creates anything. `cuda` is `None` when the image
+/// is not on this machine yet.
+pub fn cuda_driver(
+    image: &str,
+    driver: Option<&str>,
+    cuda: Option<&crate::gpu::cuda::ImageCuda>,
+) -> Check {
+    use crate::gpu::cuda::{decide, explain, Verdict};
+    const NAME: &str = "cuda driver";
+    let Some(driver) = driver else {
+        return Check::new(
+            NAME,
+            Level::Info,
+            "no NVIDIA driver loaded: nothing to check",
+        );
+    };
+    let Some(cuda) = cuda else {
+        return Check::new(
+            NAME,
+            Level::Info,
+            format!("{image} is not on this machine yet; `up` checks driver {driver} against it before creating"),
+        );
+    };
+    let verdict = decide(cuda, driver);
+    let facts =
+        json!({"driver": driver, "image": image, "needs": cuda.driver, "cuda": cuda.version});
+    match (&verdict, explain(&verdict, image)) {
+        (Verdict::Unknown, _) => Check::new(
+            NAME,
+            Level::Info,
+            format!(
+                "{image} names no CUDA driver it needs (no CUDA_DRIVER_VERSION or CUDA_VERSION)"
+            ),
+        ),
+        (Verdict::Native, _) => Check::new(
+            NAME,
+            Level::Ok,
+            format!("driver {driver} runs the CUDA of {image} natively"),
+        ),
+        (Verdict::ForwardCompat { .. }, Ok(Some(note))) => Check::new(NAME, Level::Info, note),
+        (_, Ok(note)) => Check::new(NAME, Level::Warn, note.unwrap_or_default())
+            .fix("upgrade the NVIDIA driver, or use an older image"),
+        (_, Err(e)) => {
+            let (what, fit) = e.split_once("; ").unwrap_or((e.as_str(), ""));
+            Check::new(NAME, Level::Fail, what.to_string()).fix(fit.to_string())
+        }
+    }
+    .facts(facts)
 }

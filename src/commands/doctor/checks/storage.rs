@@ -104,3 +104,68 @@ pub fn free_space(
         Check::new(NAME, Level::Ok, format!("{free}; {assumed}")).facts(facts(2 * needed))
     }
 }
+
+/// What the storage does for keep-id (`environment::keepid`): maps IDs itself, or copies
+/// each image once for the user's ID mapping, which for a 20 GB NGC image means minutes and
+/// twice the disk on its first start. `image` is the configured one, with its size and
+/// whether its copy exists when it is on this machine.
+pub fn keepid_copy(
+    driver: &str,
+    shifting: bool,
+    mount_program: Option<&str>,
+    storage_conf: &str,
+    image: &str,
+    local: Option<(u64, Option<bool>)>,
+) -> Check {
+    use crate::environment::keepid;
+    const NAME: &str = "keep-id copy";
+    let facts = json!({
+        "driver": driver, "shifting": shifting, "mount_program": mount_program,
+        "image": image, "size": local.map(|l| l.0), "copied": local.and_then(|l| l.1),
+    });
+    if !keepid::copies(driver, shifting, mount_program, Some(false)) {
+        let how = match (mount_program, shifting) {
+            (Some(p), _) => format!("{p} maps IDs"),
+            (None, true) => "the kernel's idmapped mounts map IDs".into(),
+            _ => format!("{driver} storage copies nothing for keep-id"),
+        };
+        return Check::new(
+            NAME,
+            Level::Ok,
+            format!("{how}: no copy of an image for your user"),
+        )
+        .facts(facts);
+    }
+    let fix = format!(
+        "to avoid the copies, have fuse-overlayfs map IDs: in {storage_conf} set\n{}\n\
+         (imports of Python-heavy code run about 15% slower on it; images already copied keep \
+         their copies until `podman system reset`)",
+        keepid::fuse_overlayfs_snippet()
+    );
+    let (level, message) = match local {
+        Some((_, Some(true))) => (
+            Level::Ok,
+            format!("{image} already has its copy for your ID mapping; other images get one on their first start"),
+        ),
+        Some((size, _)) => (
+            Level::Info,
+            format!(
+                "native overlay without ID shifting: the first start of {image} copies it for your ID mapping, {} more disk and {}",
+                crate::limits::format_memory(size),
+                keepid::estimate(size)
+            ),
+        ),
+        None => {
+            let size = image_estimate(image);
+            (
+                Level::Info,
+                format!(
+                    "native overlay without ID shifting: each image's first start copies it for your ID mapping ({image}: about {} more disk and {})",
+                    gib(size),
+                    keepid::estimate(size)
+                ),
+            )
+        }
+    };
+    Check::new(NAME, level, message).fix(fix).facts(facts)
+}

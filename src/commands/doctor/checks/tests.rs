@@ -554,3 +554,105 @@ fn selinux_states() {
         .starts_with("permissive"));
     assert!(selinux(&s(Some("1"), true)).message.contains("on NFS"));
 }
+
+#[test]
+fn cuda_driver_against_the_image() {
+    use crate::gpu::cuda::ImageCuda;
+    let ngc = ImageCuda {
+        version: Some("12.6.2.004".into()),
+        driver: Some("560.35.03".into()),
+        require: Some("cuda>=12.6 brand=tesla,driver>=535,driver<536".into()),
+        disabled: false,
+    };
+    let img = "nvcr.io/nvidia/pytorch:24.10-py3";
+    let level =
+        |driver: Option<&str>, cuda: Option<&ImageCuda>| cuda_driver(img, driver, cuda).level;
+    assert_eq!(level(None, Some(&ngc)), Level::Info);
+    assert_eq!(level(Some("560.35.03"), None), Level::Info);
+    assert_eq!(level(Some("570.1"), Some(&ngc)), Level::Ok);
+    let compat = cuda_driver(img, Some("535.104.05"), Some(&ngc));
+    assert_eq!(compat.level, Level::Info);
+    assert!(
+        compat.message.contains("forward compatibility"),
+        "{}",
+        compat.message
+    );
+    assert_eq!(level(Some("545.23.08"), Some(&ngc)), Level::Warn);
+    let old = cuda_driver(img, Some("520.61.05"), Some(&ngc));
+    assert_eq!(old.level, Level::Fail);
+    assert!(
+        old.message.contains(
+            "needs NVIDIA driver 560.35.03 or later (CUDA 12.6), and this host runs 520.61.05"
+        ),
+        "{}",
+        old.message
+    );
+    assert!(old.fix.as_deref().unwrap().contains("upgrade the driver"));
+    assert_eq!(
+        level(Some("520.61.05"), Some(&ImageCuda::default())),
+        Level::Info
+    );
+}
+
+#[test]
+fn keepid_copy_states() {
+    let conf = "/home/u/.config/containers/storage.conf";
+    let img = "nvcr.io/nvidia/pytorch:24.10-py3";
+    let fuse = keepid_copy(
+        "overlay",
+        false,
+        Some("/usr/bin/fuse-overlayfs"),
+        conf,
+        img,
+        None,
+    );
+    assert_eq!(fuse.level, Level::Ok);
+    assert!(
+        fuse.message.starts_with("/usr/bin/fuse-overlayfs maps IDs"),
+        "{}",
+        fuse.message
+    );
+    assert_eq!(
+        keepid_copy("overlay", true, None, conf, img, None).level,
+        Level::Ok
+    );
+    let unknown = keepid_copy("overlay", false, None, conf, img, None);
+    assert_eq!(unknown.level, Level::Info);
+    assert!(
+        unknown
+            .message
+            .contains("about 20.0 GiB more disk and about 4 min"),
+        "{}",
+        unknown.message
+    );
+    assert!(unknown
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("mount_program = \"/usr/bin/fuse-overlayfs\""));
+    assert!(unknown.fix.as_deref().unwrap().contains(conf));
+    let pulled = keepid_copy(
+        "overlay",
+        false,
+        None,
+        conf,
+        img,
+        Some((3 << 30, Some(false))),
+    );
+    assert!(
+        pulled
+            .message
+            .contains("copies it for your ID mapping, 3g more disk"),
+        "{}",
+        pulled.message
+    );
+    let done = keepid_copy(
+        "overlay",
+        false,
+        None,
+        conf,
+        img,
+        Some((3 << 30, Some(true))),
+    );
+    assert_eq!(done.level, Level::Ok);
+}
