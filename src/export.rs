@@ -41,6 +41,9 @@ pub struct Environment {
     /// The limits the user set; NVIDIA's memlock and stack are added where these say
     /// nothing, capped on the node at its hard limits.
     pub ulimits: Vec<crate::limits::Ulimit>,
+    /// HOME inside, as `up` makes it (the node's own `$HOME` at its path, or the
+    /// environment's own home in its data folder).
+    pub home: crate::settings::Home,
 }
 
 // Hand-written so that a `{:?}` in a log line can never print an env value.

@@ -128,6 +128,7 @@ async fn environment(cfg: &Config, podman: &Podman, export: &Export) -> Result<E
         ipc: settings.ipc,
         shm_size: settings.shm_size,
         ulimits: settings.ulimits.clone(),
+        home: settings.home,
     })
 }
 

@@ -349,9 +349,10 @@ mod tests {
                 inputs: vec!["/home/u/proj/requirements.txt".into()],
             }),
             job: None,
-            ipc: crate::limits::Ipc::Host,
+            ipc: crate::limits::Ipc::Private,
             shm_size: None,
             ulimits: Vec::new(),
+            home: crate::settings::Home::Host,
         }
     }
 
@@ -507,15 +508,31 @@ mod tests {
         assert!(script.contains("ulimit -S -s 65536 "), "{script}");
         assert!(script.contains("ulimit -S -l unlimited "), "{script}");
         assert!(script.ends_with("\npython train.py --epochs 3"), "{script}");
-        // ipc = "host": a memory-backed /dev/shm without a size limit, not hostIPC.
-        let shm = spec["volumes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|v| v["name"].as_str().unwrap().ends_with("-shm"))
-            .unwrap();
-        assert_eq!(shm["emptyDir"], json!({"medium": "Memory"}));
-        assert!(spec.get("hostIPC").is_none());
+        // The default private /dev/shm; ipc = "host" is a memory-backed one without a size
+        // limit, never hostIPC (Pod Security's baseline forbids it).
+        let shm = |spec: &Value| {
+            assert!(spec.get("hostIPC").is_none());
+            spec["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"].as_str().unwrap().ends_with("-shm"))
+                .unwrap()["emptyDir"]
+                .clone()
+        };
+        assert_eq!(shm(spec), json!({"medium": "Memory", "sizeLimit": "2Gi"}));
+        let mut host_ipc = env.clone();
+        host_ipc.ipc = crate::limits::Ipc::Host;
+        let host_docs = docs(&manifest(
+            &host_ipc,
+            &Storage::HostPath {
+                python_dir: "/data/mlenv/x/python/kube".into(),
+            },
+        ));
+        assert_eq!(
+            shm(&host_docs.last().unwrap()["spec"]["template"]["spec"]),
+            json!({"medium": "Memory"})
+        );
         assert_eq!(spec["volumes"][0]["hostPath"]["path"], "/home/u/proj");
         assert_eq!(spec["volumes"][0]["hostPath"]["type"], "Directory");
         assert_eq!(

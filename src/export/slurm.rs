@@ -109,7 +109,7 @@ fn podman_body(env: &Environment, name: &str, s: &mut String, gpus: u32) {
          image_path=$(\"${podman[@]}\" image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' \"$IMAGE\" | sed -n 's/^PATH=//p')\n\
          # One folder of installed packages per image, as `mlenv up` keeps them.\n\
          PYDIR=$DATA/python/${image_id:0:12}\n\
-         mkdir -p \"$PYDIR\"\n\
+         mkdir -p \"$PYDIR\" \"$DATA/home\" \"${XDG_CACHE_HOME:-$HOME/.cache}\"\n\
          name=",
     );
     s.push_str(name);
@@ -140,6 +140,17 @@ fn podman_body(env: &Environment, name: &str, s: &mut String, gpus: u32) {
     }
     if env.user_mapping {
         args.push("--userns=keep-id".into());
+        // HOME is never the project folder (podman's keep-id default): the node's home, or
+        // the environment's own beside its packages, with the user's caches.
+        match env.home {
+            crate::settings::Home::Host => args.push("-v \"$HOME:$HOME\"".into()),
+            crate::settings::Home::Isolated => {
+                args.push("-v \"$DATA/home:$HOME\"".into());
+                args.push("-v \"${XDG_CACHE_HOME:-$HOME/.cache}:$HOME/.cache\"".into());
+            }
+        }
+        args.push("-e \"HOME=$HOME\"".into());
+        args.push("--passwd-entry \"$(id -un):*:$(id -u):$(id -g)::$HOME:/bin/sh\"".into());
     }
     for (k, v) in env.base_vars() {
         if k != "PATH" {
@@ -297,9 +308,10 @@ mod tests {
                 inputs: vec!["/home/u/proj/requirements.txt".into()],
             }),
             job: Some("python train.py --lr 'a b'".into()),
-            ipc: crate::limits::Ipc::Host,
+            ipc: crate::limits::Ipc::Private,
             shm_size: None,
             ulimits: Vec::new(),
+            home: crate::settings::Home::Host,
         }
     }
 
@@ -321,6 +333,31 @@ mod tests {
     fn podman_script_key_parts() {
         let s = script(&environment(), false);
         bash_n(&s);
+        // NVIDIA's run flags, capped on the node; HOME the node's own, never the project.
+        for needle in [
+            "--shm-size=2147483648",
+            "--ulimit \"memlock=$(capped -l -1)\"",
+            "--ulimit \"stack=$(capped -s 67108864)\"",
+            "-v \"$HOME:$HOME\"",
+            "-e \"HOME=$HOME\"",
+            "--passwd-entry",
+        ] {
+            assert!(s.contains(needle), "{needle} missing:\n{s}");
+        }
+        let mut isolated = environment();
+        isolated.home = crate::settings::Home::Isolated;
+        isolated.ipc = crate::limits::Ipc::Host;
+        isolated.ulimits = crate::limits::parse_ulimits(&["memlock=1024".into()]).unwrap();
+        let s = script(&isolated, false);
+        bash_n(&s);
+        assert!(
+            s.contains("-v \"$DATA/home:$HOME\"") && s.contains("--ipc=host"),
+            "{s}"
+        );
+        assert!(
+            s.contains("--ulimit memlock=1024:1024") && !s.contains("capped -l"),
+            "{s}"
+        );
         for line in [
             "#SBATCH --job-name=mlenv-proj-0123abcd\n",
             "#SBATCH --chdir=/home/u/proj\n",
