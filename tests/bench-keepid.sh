@@ -5,14 +5,22 @@
 # import-heavy Python start. Run as root on a machine tests/setup-host.sh set up:
 #
 #     tests/bench-keepid.sh            # a 2 GiB image; MLENV_KEEPID_GIB=N for another size
+#     MLENV_TEST_PODMAN=5 tests/bench-keepid.sh   # podman 5 (after tests/setup-podman5.sh)
 #
 # Prints one table; `mlenv doctor` and the first `mlenv up` quote what it measures.
 # Uses the podman CLI of the test user (podman 4.3.1 here) with two stores: the user's
 # own (native overlay) and a throwaway one with mount_program=fuse-overlayfs.
 set -euo pipefail
+# A failed start inside $(measure ...) must end the run, not be timed.
+shopt -s inherit_errexit
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-TEST_USER="${MLENV_TEST_USER:-mlenvtest}"
+PODMAN_MAJOR="${MLENV_TEST_PODMAN:-4}"
+if [[ $PODMAN_MAJOR == 5 ]]; then
+    TEST_USER="${MLENV_TEST5_USER:-mlenvtest5}"
+else
+    TEST_USER="${MLENV_TEST_USER:-mlenvtest}"
+fi
 GIB="${MLENV_KEEPID_GIB:-2}"
 CACHE="${MLENV_TEST_CACHE:-/var/cache/mlenv-test}"
 SUITE="${MLENV_TEST_SUITE:-bookworm}"
@@ -20,10 +28,14 @@ uid=$(id -u "$TEST_USER")
 [ "$(id -u)" -eq 0 ] || { echo "bench-keepid.sh: run as root" >&2; exit 2; }
 [ -f "$CACHE/python-$SUITE.tar" ] || { echo "bench-keepid.sh: run tests/setup-host.sh first" >&2; exit 2; }
 
-as_user() { runuser -u "$TEST_USER" -- env XDG_RUNTIME_DIR="/run/user/$uid" HOME="$(getent passwd "$TEST_USER" | cut -d: -f6)" "$@"; }
+if [[ $PODMAN_MAJOR == 5 ]]; then
+    as_user() { "$PWD/tests/podman5" "$@"; }
+else
+    as_user() { runuser -u "$TEST_USER" -- env XDG_RUNTIME_DIR="/run/user/$uid" HOME="$(getent passwd "$TEST_USER" | cut -d: -f6)" "$@"; }
+fi
 now() { date +%s.%N; }
 secs() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$2"; }
-used() { df -B1 --output=used "$1" | tail -1; }
+used() { as_user df -B1 --output=used "$1" | tail -1; }
 gb() { python3 -c "import sys; print(f'{int(sys.argv[1]) / 2**30:.2f}')" "$1"; }
 
 # fuse-overlayfs opens /dev/fuse as the user (mode 0600 on these machines, 0666 on most).
@@ -73,6 +85,7 @@ measure() {
     local name="keepid-bench-$label"
     as_user "${p[@]}" rm -f "$name" >/dev/null 2>&1 || true
     as_user "${p[@]}" run -d --name "$name" --network=none --userns=keep-id --entrypoint /bin/sh "$IMAGE" -c 'sleep 600' >/dev/null
+    for _ in $(seq 50); do as_user "${p[@]}" exec "$name" true 2>/dev/null && break; sleep 0.2; done
     local times=()
     for _ in $(seq 9); do
         times+=("$(as_user "${p[@]}" exec "$name" python3 -c "$CMD")")
@@ -84,17 +97,20 @@ measure() {
     as_user "${p[@]}" rmi -f "$IMAGE" >/dev/null
 }
 
-FUSE_ROOT=/var/tmp/mlenv-keepid-fuse-$uid
+# In /tmp, which podman 5's mount namespace shares with the host.
+FUSE_ROOT=/tmp/mlenv-keepid-fuse-$uid
 rm -rf "$FUSE_ROOT"
-install -d -o "$TEST_USER" -m 0700 "$FUSE_ROOT"
+# 0755: the container's root (a subordinate uid) must traverse to the store's mounts.
+install -d -o "$TEST_USER" -m 0755 "$FUSE_ROOT"
 fuse=(--root "$FUSE_ROOT/root" --runroot "/run/user/$uid/keepid-fuse"
     --storage-driver overlay --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs)
 shifting=$(as_user podman "${fuse[@]}" info --format '{{index .Store.GraphStatus "Supports shifting"}}' 2>/dev/null || true)
 
 native_row=$(measure native)
 fuse_row=$(measure fuse "${fuse[@]}")
-as_user podman "${fuse[@]}" unshare rm -rf "$FUSE_ROOT/root" || true
-rm -rf "$FUSE_ROOT"
+# Unmounts what fuse-overlayfs still holds, and removes the store.
+as_user podman "${fuse[@]}" system reset --force >/dev/null 2>&1 || true
+rm -rf "$FUSE_ROOT" /var/tmp/kf
 
 read -r _ n_first n_second n_plain n_disk n_import <<<"$native_row"
 read -r _ f_first f_second f_plain f_disk f_import <<<"$fuse_row"

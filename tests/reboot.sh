@@ -66,6 +66,13 @@ ok() { echo "ok - $*"; PASSED=$((PASSED + 1)); }
 fail() { echo "FAIL - $*"; FAILED=$((FAILED + 1)); SCEN_FAILED=1; }
 # check DESC CMD...: ok when CMD succeeds.
 check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
+# What the container's own process runs with: HOME, its passwd home, the stack and locked-memory
+# limits, /dev/shm's size. The unit must give the same as `mlenv up` did.
+run_shape() {
+    urun podman exec "$1" sh -c 'echo "HOME=$HOME passwd=$(grep "^[^:]*:[^:]*:$(id -u):" /etc/passwd | cut -d: -f6)"
+        grep -E "^Max (stack size|locked memory)" /proc/1/limits | tr -s " "
+        echo "shm=$(df -k /dev/shm | tail -n 1 | tr -s " " | cut -d" " -f2)"' 2>&1
+}
 # same DESC GOT WANT
 same() {
     if [[ $2 == "$3" ]]; then ok "$1"; else fail "$1 (got: ${2:0:300}; want: ${3:0:300})"; fi
@@ -650,6 +657,9 @@ if [[ -n $NAME_A ]]; then
     check "a: the quadlet unit ~/.config/containers/systemd/$NAME_A.container is written" \
         test -f "$ROOT$UHOME/.config/containers/systemd/$NAME_A.container"
     inspect_to "$NAME_A" "$LOGDIR/a-before.json"
+    SHAPE_A=$(run_shape "$NAME_A")
+    check "a: HOME is the user's home, not the project; NVIDIA's 64 MiB stack ($(head -n 1 <<<"$SHAPE_A"))" \
+        eval "grep -qx 'HOME=$UHOME passwd=$UHOME' <<<\"\$SHAPE_A\" && grep -q '^Max stack size 67108864 67108864' <<<\"\$SHAPE_A\""
     REC_A=$(ls "$ROOT$UHOME/.local/share/mlenv/$NAME_A"/python/*/.mlenv-requirements 2>/dev/null | head -n1)
     check "a: requirements installed (bootpkg imports; mlenv's record in ${REC_A#"$ROOT"})" \
         test -n "$REC_A" -a "$(urun podman exec "$NAME_A" python3 -c 'import bootpkg; print(bootpkg.VERSION)' 2>/dev/null)" = 1.0
@@ -669,6 +679,7 @@ if [[ -n $NAME_E ]]; then
     same "e: MLENV_AUTOSTART_FLAVOUR=service writes the .service flavour, enabled" "${got% }" \
         "$UHOME/.config/systemd/user/$NAME_E.service $UHOME/.config/systemd/user/default.target.wants/$NAME_E.service"
     inspect_to "$NAME_E" "$LOGDIR/e-before.json"
+    SHAPE_E=$(run_shape "$NAME_E")
 fi
 end_scenario "$NAME_E"
 
@@ -729,6 +740,8 @@ if [[ -n $NAME_A ]]; then
         check "a: the CDI device node /dev/zero is in the container's devices" \
             eval "field '$LOGDIR/a-after.json' devices | grep -q '\"/dev/zero\"'"
         same "a: keep-id: the user's uid in the container" "$(urun podman exec "$NAME_A" id -u 2>&1)" "$UID_"
+        same "a: the unit gives what mlenv up gave: HOME, passwd home, stack and memlock limits, /dev/shm size" \
+            "$(run_shape "$NAME_A")" "$SHAPE_A"
         same "a: the requirements are still installed (bootpkg imports)" \
             "$(urun podman exec "$NAME_A" python3 -c 'import bootpkg; print(bootpkg.VERSION)' 2>&1)" 1.0
     else
@@ -787,6 +800,8 @@ if [[ -n $NAME_E ]]; then
         done
         same "e: the .env secret is in the container" \
             "$(urun podman exec "$NAME_E" sh -c 'echo "$SVC_SECRET"' 2>&1)" s3rvice-value
+        same "e: the .service unit gives what mlenv up gave: HOME, passwd home, limits, /dev/shm size" \
+            "$(run_shape "$NAME_E")" "$SHAPE_E"
         check "e: the CDI device is injected (MLENV_TEST_DEV=full in /proc/1/environ)" \
             eval "urun podman exec '$NAME_E' cat /proc/1/environ 2>/dev/null | tr '\\0' '\\n' | grep -qx MLENV_TEST_DEV=full"
         serve mlenv-test-serve-e podman exec "$NAME_E" httpd -f -p 8081 -h "$PE"

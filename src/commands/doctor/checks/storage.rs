@@ -138,8 +138,9 @@ pub fn keepid_copy(
     }
     let fix = format!(
         "to avoid the copies, have fuse-overlayfs map IDs: in {storage_conf} set\n{}\n\
-         (imports of Python-heavy code run about 15% slower on it; images already copied keep \
-         their copies until `podman system reset`)",
+         (the trade: every file access then goes through FUSE, and an import-heavy Python start \
+         measured 2.6-2.7x slower, tests/bench-keepid.sh; images already copied keep their \
+         copies until `podman system reset`)",
         keepid::fuse_overlayfs_snippet()
     );
     let (level, message) = match local {

@@ -621,7 +621,7 @@ fn keepid_copy_states() {
     assert!(
         unknown
             .message
-            .contains("about 20.0 GiB more disk and about 4 min"),
+            .contains("about 20.0 GiB more disk and about 85 s"),
         "{}",
         unknown.message
     );
