@@ -108,9 +108,11 @@ shifting=$(as_user podman "${fuse[@]}" info --format '{{index .Store.GraphStatus
 
 native_row=$(measure native)
 fuse_row=$(measure fuse "${fuse[@]}")
-# Unmounts what fuse-overlayfs still holds, and removes the store.
-as_user podman "${fuse[@]}" system reset --force >/dev/null 2>&1 || true
-rm -rf "$FUSE_ROOT" /var/tmp/kf
+# Removes the store: its overlay folder is still mounted in the user's rootless mount
+# namespace, so from in there. Never `podman system reset`: it ends the user's pause process,
+# and the running service then sees none of its containers' network namespaces.
+as_user podman "${fuse[@]}" unshare sh -c "umount -l '$FUSE_ROOT/root/overlay' 2>/dev/null; rm -rf '$FUSE_ROOT/root'" || true
+rm -rf "$FUSE_ROOT"
 
 read -r _ n_first n_second n_plain n_disk n_import <<<"$native_row"
 read -r _ f_first f_second f_plain f_disk f_import <<<"$fuse_row"
