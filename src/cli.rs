@@ -87,6 +87,11 @@ pub enum Command {
     /// List the GPUs podman can attach, or write the CDI spec for this machine's NVIDIA GPUs.
     #[command(subcommand)]
     Gpu(GpuCommand),
+    /// Podman's API service for you, in the background, where systemd cannot start it
+    /// (a login node over ssh or su: no user manager, no XDG_RUNTIME_DIR); its log is in
+    /// mlenv's state folder.
+    #[command(subcommand)]
+    Service(ServiceCommand),
     /// Write a Kubernetes manifest or a Slurm batch script that runs the environment on a cluster.
     ///
     /// The environment is what `mlenv up` makes from the project's mlenv.toml and your
@@ -215,6 +220,16 @@ pub struct LogsArgs {
     /// Show mlenv's own timestamped debug log for this project instead.
     #[arg(long)]
     pub mlenv: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Start podman's API service on the socket mlenv uses, unless something answers there.
+    Start,
+    /// Stop the service `mlenv service start` started (containers keep running).
+    Stop,
+    /// Whether the service answers, and whether mlenv started it; exit 3 when it does not answer.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use color_eyre::eyre::Result;
 
 use crate::autostart::unit::Flavour;
-use crate::cli::{Cli, Command, ExportCommand, GpuCommand, GpuSetupArgs, InitArgs, UpArgs};
+use crate::cli::{
+    Cli, Command, ExportCommand, GpuCommand, GpuSetupArgs, InitArgs, ServiceCommand, UpArgs,
+};
 use crate::envfile::EnvFile;
 use crate::error::invalid;
 use crate::file_config::{At, FileSettings};
@@ -44,6 +46,15 @@ pub enum Action {
     Doctor(Doctor),
     Clean(Clean),
     Export(Box<Export>),
+    Service(ServiceAction),
+}
+
+/// `mlenv service ...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceAction {
+    Start,
+    Stop,
+    Status,
 }
 
 /// `mlenv export`, validated.
@@ -236,6 +247,11 @@ impl Config {
                 yes: a.yes,
             }),
             Command::Export(e) => Action::Export(Box::new(export(e, &project)?)),
+            Command::Service(s) => Action::Service(match s {
+                ServiceCommand::Start => ServiceAction::Start,
+                ServiceCommand::Stop => ServiceAction::Stop,
+                ServiceCommand::Status => ServiceAction::Status,
+            }),
             Command::Completions(_) | Command::Man(_) => {
                 unreachable!("handled before a project is located")
             }

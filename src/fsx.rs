@@ -104,6 +104,55 @@ pub fn which(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// A filesystem, from its statfs magic number, as far as rootless podman's storage cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsKind {
+    /// Local and fine (ext4, xfs, btrfs, zfs, ...).
+    Local(&'static str),
+    /// In memory: fine, but gone at reboot.
+    Memory(&'static str),
+    /// A network or FUSE filesystem: rootless storage there breaks (no overlay upper dir,
+    /// no xattrs or user namespace chowns, root squash, locks), and quotas are small.
+    Network(&'static str),
+    Unknown(i64),
+}
+
+/// The filesystem statfs's `f_type` names (linux/magic.h and the vendors' headers).
+pub fn fs_kind(magic: i64) -> FsKind {
+    // f_type is signed on some targets: compare the low 32 bits.
+    match magic as u32 {
+        0xEF53 => FsKind::Local("ext4"),
+        0x5846_5342 => FsKind::Local("xfs"),
+        0x9123_683E => FsKind::Local("btrfs"),
+        0x2FC1_2FC1 => FsKind::Local("zfs"),
+        0xF2F5_2010 => FsKind::Local("f2fs"),
+        0x794C_7630 => FsKind::Local("overlay"),
+        0x0102_1994 => FsKind::Memory("tmpfs"),
+        0x6969 => FsKind::Network("NFS"),
+        0x0BD0_0BD0 => FsKind::Network("Lustre"),
+        0x4750_4653 => FsKind::Network("GPFS (Spectrum Scale)"),
+        0x1983_0326 => FsKind::Network("BeeGFS"),
+        0x6573_5546 => FsKind::Network("a FUSE filesystem"),
+        0xFF53_4D42 => FsKind::Network("CIFS/SMB"),
+        0xFE53_4D42 => FsKind::Network("SMB2"),
+        0x00C3_6400 => FsKind::Network("CephFS"),
+        0x5346_414F | 0x6B41_4653 => FsKind::Network("AFS"),
+        0xAAD7_AAEA => FsKind::Network("PanFS"),
+        other => FsKind::Unknown(other as i64),
+    }
+}
+
+/// The filesystem holding `path`, or its nearest existing ancestor (storage that has never
+/// held anything may not exist yet); `None` when even that cannot be looked at.
+// f_type's type differs between targets (i64 on x86-64 glibc).
+#[allow(clippy::unnecessary_cast)]
+pub fn fs_magic(path: &std::path::Path) -> Option<i64> {
+    let existing = path.ancestors().find(|p| p.exists())?;
+    nix::sys::statfs::statfs(existing)
+        .ok()
+        .map(|s| s.filesystem_type().0 as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -165,6 +165,13 @@ async fn gather(cfg: &Config, podman: &Podman, doctor: &Doctor) -> Vec<Check> {
                 i.rootless,
             ));
             out.push(checks::storage_driver(&i.graph_driver, &i.graph_root));
+            out.push(checks::filesystems(
+                Path::new(&i.graph_root),
+                crate::fsx::fs_magic(Path::new(&i.graph_root)),
+                &cfg.project.dir,
+                crate::fsx::fs_magic(&cfg.project.dir),
+                &crate::environment::storage::local_dir(&user, crate::fsx::fs_magic),
+            ));
             out.push(space(podman, i, &doctor.image).await);
             let local = match podman.image_exists(&doctor.image).await {
                 Ok(true) => podman.image(&doctor.image).await.ok().map(|img| {
@@ -188,6 +195,7 @@ async fn gather(cfg: &Config, podman: &Podman, doctor: &Doctor) -> Vec<Check> {
         Err(_) => {
             out.push(Check::skipped("network"));
             out.push(Check::skipped("storage driver"));
+            out.push(Check::skipped("filesystems"));
             out.push(Check::skipped("free space"));
             out.push(Check::skipped("keep-id copy"));
         }

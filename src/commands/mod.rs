@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod list;
 pub mod logs;
 pub mod server;
+pub mod service;
 pub mod status;
 pub mod unit;
 pub mod up;
@@ -60,5 +61,6 @@ pub async fn run(cfg: &Config, podman: &Podman) -> Result<()> {
         Action::Doctor(doctor) => doctor::run(cfg, podman, doctor).await,
         Action::Clean(clean) => clean::run(cfg, podman, clean).await,
         Action::Export(export) => export::run(cfg, podman, export).await,
+        Action::Service(action) => service::run(cfg, podman, *action).await,
     }
 }

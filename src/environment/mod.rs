@@ -9,6 +9,7 @@ mod install;
 pub mod keepid;
 pub mod servers;
 mod start;
+pub mod storage;
 
 use std::path::Path;
 

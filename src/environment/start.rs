@@ -105,6 +105,15 @@ pub async fn ensure_image(podman: &Podman, image: &str) -> Result<()> {
     if podman.image_exists(image).await? {
         return Ok(());
     }
+    // A first pull: never onto a network filesystem without a word (the info call is paid
+    // only here, before minutes of download).
+    if let Ok(info) = podman.info().await {
+        super::storage::check_pull_target(
+            std::path::Path::new(&info.graph_root),
+            image,
+            std::env::var("MLENV_ALLOW_NETWORK_STORAGE").is_ok_and(|v| v == "1"),
+        )?;
+    }
     let pb = ui::bytes_bar(&format!("Pulling {image}"));
     let mut last_logged = 0usize;
     let result = podman

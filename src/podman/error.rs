@@ -49,9 +49,8 @@ impl fmt::Display for Error {
                 write!(
                     f,
                     "Cannot reach the Podman API at {} ({reason}). Start it: {start}\n  \
-                     (without systemd: podman system service --time=0 unix://{} &)",
+                     (without a systemd user session, as over ssh or su: mlenv service start)",
                     socket.display(),
-                    socket.display()
                 )
             }
             Error::Api { message, .. } => f.write_str(message),
@@ -175,7 +174,7 @@ mod tests {
         };
         let text = e.to_string();
         assert!(text.starts_with("Cannot reach the Podman API at /x/p.sock (refused). Start it: "));
-        assert!(text.contains("podman system service --time=0 unix:///x/p.sock &"));
+        assert!(text.contains("mlenv service start"));
         let e = Error::Api {
             status: 404,
             message: "no such container".into(),

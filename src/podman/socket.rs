@@ -10,9 +10,12 @@ pub struct SocketChoice {
 }
 
 /// Picks the socket: `--host`/`CONTAINER_HOST` (unix:// only), then
-/// `$XDG_RUNTIME_DIR/podman/podman.sock`, `/run/user/$UID/podman/podman.sock`, and for root
-/// `/run/podman/podman.sock`. The first candidate that exists wins; when none does, the first
-/// candidate is named in the error so the user knows what to start.
+/// `$XDG_RUNTIME_DIR/podman/podman.sock`, `/run/user/$UID/podman/podman.sock`,
+/// `/tmp/podman-run-$UID/podman/podman.sock` (where podman keeps its runtime files when a
+/// user has neither, as after `ssh` to a login node without a systemd session, or `su`),
+/// and for root `/run/podman/podman.sock`. The first candidate that exists wins; when none
+/// does, the one podman itself would use: the first whose runtime folder exists, so that
+/// `mlenv service start` starts the service where podman's CLI finds it too.
 pub fn choose_socket(
     host: Option<&str>,
     runtime_dir: Option<&str>,
@@ -38,14 +41,22 @@ pub fn choose_socket(
         candidates.push(Path::new(dir).join("podman/podman.sock"));
     }
     candidates.push(format!("/run/user/{uid}/podman/podman.sock").into());
+    candidates.push(format!("/tmp/podman-run-{uid}/podman/podman.sock").into());
     if uid == 0 {
         candidates.insert(0, "/run/podman/podman.sock".into());
     }
     candidates.dedup();
+    // The runtime folder above `podman/`.
+    let runtime = |p: &Path| p.parent().and_then(Path::parent).map(Path::to_path_buf);
     let path = candidates
         .iter()
         .find(|p| exists(p))
-        .unwrap_or(&candidates[0])
+        .or_else(|| {
+            candidates
+                .iter()
+                .find(|p| runtime(p).is_some_and(|r| exists(&r)))
+        })
+        .unwrap_or(&candidates[candidates.len() - 1])
         .clone();
     Ok(SocketChoice {
         path,
@@ -60,16 +71,32 @@ mod tests {
     #[test]
     fn socket_order() {
         let none = |_: &Path| false;
-        let c = choose_socket(None, Some("/run/user/1000"), 1000, none).unwrap();
-        assert_eq!(c.path, Path::new("/run/user/1000/podman/podman.sock"));
+        // Nothing exists at all (ssh without a session): where podman itself would go.
         let c = choose_socket(None, None, 1000, none).unwrap();
+        assert_eq!(c.path, Path::new("/tmp/podman-run-1000/podman/podman.sock"));
+        // No socket yet, but a runtime folder: that one.
+        let c = choose_socket(None, None, 1000, |p: &Path| {
+            p == Path::new("/run/user/1000")
+        })
+        .unwrap();
         assert_eq!(c.path, Path::new("/run/user/1000/podman/podman.sock"));
+        let c = choose_socket(None, Some("/run/user/1000"), 1000, |p: &Path| {
+            p == Path::new("/run/user/1000")
+        })
+        .unwrap();
+        assert_eq!(c.path, Path::new("/run/user/1000/podman/podman.sock"));
+        // A service started without a session is found where it put its socket.
+        let c = choose_socket(None, None, 1000, |p: &Path| {
+            p == Path::new("/tmp/podman-run-1000/podman/podman.sock")
+        })
+        .unwrap();
+        assert_eq!(c.path, Path::new("/tmp/podman-run-1000/podman/podman.sock"));
         let c = choose_socket(None, Some("/x"), 1000, |p: &Path| {
             p.starts_with("/run/user")
         })
         .unwrap();
         assert_eq!(c.path, Path::new("/run/user/1000/podman/podman.sock"));
-        let c = choose_socket(None, None, 0, |p: &Path| p.starts_with("/run/podman")).unwrap();
+        let c = choose_socket(None, None, 0, |p: &Path| p.starts_with("/run/podman/")).unwrap();
         assert_eq!(c.path, Path::new("/run/podman/podman.sock"));
         let c = choose_socket(Some("unix:///tmp/p.sock"), Some("/x"), 1000, none).unwrap();
         assert_eq!(

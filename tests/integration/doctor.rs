@@ -284,7 +284,7 @@ fn doctor_without_the_service_fails_with_the_fix_and_still_checks_the_rest() {
     );
     assert!(
         err.contains(&format!(
-            "  fix: podman system service --time=0 unix://{} &",
+            "  fix: mlenv service start   (no systemd user manager here: it runs podman system service --time=0 unix://{} in the background",
             missing.display()
         )),
         "{err}"
@@ -516,4 +516,65 @@ fn doctor_checks_the_gpus_configured_in_mlenv_toml() {
 fn nix_uid() -> u32 {
     let out = Command::new("id").arg("-u").output().unwrap();
     text(&out.stdout).trim().parse().unwrap()
+}
+
+/// A FUSE mount (fuse-overlayfs, as the test user) stands in for a network filesystem: a
+/// project there works, but doctor says its free space does not show the quota; podman's own
+/// storage is named with its filesystem.
+#[test]
+fn doctor_names_the_filesystems_and_warns_of_a_project_on_fuse() {
+    let p = Project::new("doctor-fs");
+    let base = p.root.path().join("fuse");
+    for d in ["lower", "upper", "work", "mnt"] {
+        std::fs::create_dir_all(base.join(d)).unwrap();
+    }
+    let mounted = std::process::Command::new("fuse-overlayfs")
+        .arg("-o")
+        .arg(format!(
+            "lowerdir={},upperdir={},workdir={}",
+            base.join("lower").display(),
+            base.join("upper").display(),
+            base.join("work").display()
+        ))
+        .arg(base.join("mnt"))
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "fuse-overlayfs did not mount");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("fusermount3")
+                .arg("-u")
+                .arg(&self.0)
+                .status();
+        }
+    }
+    let _unmount = Unmount(base.join("mnt"));
+    let project = base.join("mnt/proj on fuse");
+    std::fs::create_dir_all(&project).unwrap();
+
+    let out = p
+        .mlenv()
+        .args(["--project", project.to_str().unwrap(), "doctor", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fs = find(&v, "filesystems");
+    assert_eq!(fs["level"], "warn", "{fs:#}");
+    let message = fs["message"].as_str().unwrap();
+    assert!(
+        message.contains("a FUSE filesystem works for the project, but free space there does not show your quota"),
+        "{message}"
+    );
+    // The witness: podman's own idea of its storage, and statfs's of its filesystem.
+    let graph = podman_format(&["info", "--format", "{{.Store.GraphRoot}}"]);
+    assert_eq!(fs["facts"]["graph_root"], graph.as_str(), "{fs:#}");
+    let stat = std::process::Command::new("stat")
+        .args(["-f", "-c", "%T", &graph])
+        .output()
+        .unwrap();
+    let kind = text(&stat.stdout).trim().to_string();
+    if kind == "ext2/ext3" {
+        assert_eq!(fs["facts"]["graph_fs"], "ext4", "{fs:#}");
+    }
 }

@@ -33,7 +33,7 @@ pub fn podman_service(
                 "systemctl --user enable --now podman.socket".to_string()
             } else {
                 format!(
-                    "podman system service --time=0 unix://{} &   (no systemd user manager here; with one: systemctl --user enable --now podman.socket)",
+                    "mlenv service start   (no systemd user manager here: it runs podman system service --time=0 unix://{} in the background, its log in mlenv's state folder; with a manager: systemctl --user enable --now podman.socket)",
                     socket.display()
                 )
             };

@@ -5,6 +5,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::{gib, Check, Level, GIB};
+pub use crate::fsx::{fs_kind, FsKind};
 
 /// vfs has no copy-on-write: every container is a full copy of its image.
 pub fn storage_driver(driver: &str, graph_root: &str) -> Check {
@@ -169,4 +170,67 @@ pub fn keepid_copy(
         }
     };
     Check::new(NAME, level, message).fix(fix).facts(facts)
+}
+
+/// The filesystems under podman's storage and the project folder (`graph_fs`, `project_fs`:
+/// statfs magic numbers; `None` when unreadable). Storage on a network filesystem fails:
+/// the fix moves it to `local_dir` (a local folder the caller found). A project there works,
+/// but the quota is not what free space shows.
+pub fn filesystems(
+    graph_root: &Path,
+    graph_fs: Option<i64>,
+    project: &Path,
+    project_fs: Option<i64>,
+    local_dir: &str,
+) -> Check {
+    const NAME: &str = "filesystems";
+    let name = |fs: Option<i64>| match fs.map(fs_kind) {
+        Some(FsKind::Local(n) | FsKind::Memory(n) | FsKind::Network(n)) => n.to_string(),
+        Some(FsKind::Unknown(m)) => format!("filesystem 0x{m:x}"),
+        None => "an unknown filesystem".to_string(),
+    };
+    let facts = json!({
+        "graph_root": graph_root, "graph_fs": name(graph_fs),
+        "project": project, "project_fs": name(project_fs),
+    });
+    if let Some(FsKind::Network(fs)) = graph_fs.map(fs_kind) {
+        return Check::new(
+            NAME,
+            Level::Fail,
+            format!(
+                "podman's storage {} is on {fs}: rootless image storage there fails in odd ways (no overlay upper dirs, chowns refused, root squash, lock timeouts), and a 20 GB image fills a home quota",
+                graph_root.display()
+            ),
+        )
+        .fix(crate::environment::storage::local_storage_snippet(local_dir))
+        .facts(facts);
+    }
+    let mut notes = vec![format!(
+        "storage {} on {}",
+        graph_root.display(),
+        name(graph_fs)
+    )];
+    if let Some(FsKind::Memory(fs)) = graph_fs.map(fs_kind) {
+        notes.push(format!(
+            "{fs} is emptied at reboot: images are pulled again"
+        ));
+    }
+    notes.push(format!(
+        "project {} on {}",
+        project.display(),
+        name(project_fs)
+    ));
+    if let Some(FsKind::Network(fs)) = project_fs.map(fs_kind) {
+        return Check::new(
+            NAME,
+            Level::Warn,
+            format!(
+                "{}; {fs} works for the project, but free space there does not show your quota",
+                notes.join("; ")
+            ),
+        )
+        .fix("check the quota itself (quota -s, lfs quota -u $USER, mmlsquota): checkpoints and caches fill it")
+        .facts(facts);
+    }
+    Check::new(NAME, Level::Ok, notes.join("; ")).facts(facts)
 }

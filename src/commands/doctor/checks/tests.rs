@@ -103,7 +103,7 @@ fn podman_service_levels_and_fixes() {
             false,
             Level::Fail,
             "no answer from the podman API at /run/user/1000/podman/podman.sock (connection refused)",
-            Some("podman system service --time=0 unix:///run/user/1000/podman/podman.sock &"),
+            Some("mlenv service start   (no systemd user manager here: it runs podman system service --time=0 unix:///run/user/1000/podman/podman.sock in the background"),
         ),
         (Err("x".into()), 1000, true, Level::Fail, "no answer", Some("systemctl --user enable --now podman.socket")),
         (Err("x".into()), 0, true, Level::Fail, "no answer", Some("systemctl enable --now podman.socket")),
@@ -655,4 +655,54 @@ fn keepid_copy_states() {
         Some((3 << 30, Some(true))),
     );
     assert_eq!(done.level, Level::Ok);
+}
+
+#[test]
+fn filesystem_rules() {
+    let cases: &[(i64, FsKind)] = &[
+        (0xEF53, FsKind::Local("ext4")),
+        (0x6969, FsKind::Network("NFS")),
+        (0x0BD0_0BD0, FsKind::Network("Lustre")),
+        (0x4750_4653, FsKind::Network("GPFS (Spectrum Scale)")),
+        (0x1983_0326, FsKind::Network("BeeGFS")),
+        (0x6573_5546, FsKind::Network("a FUSE filesystem")),
+        (0x0102_1994, FsKind::Memory("tmpfs")),
+        // As a signed f_type, as some targets give it.
+        (0xFF53_4D42u32 as i32 as i64, FsKind::Network("CIFS/SMB")),
+        (0x1234, FsKind::Unknown(0x1234)),
+    ];
+    for (magic, want) in cases {
+        assert_eq!(fs_kind(*magic), *want, "{magic:x}");
+    }
+    let g = Path::new("/home/u/.local/share/containers/storage");
+    let p = Path::new("/home/u/proj");
+    let nfs = filesystems(
+        g,
+        Some(0x6969),
+        p,
+        Some(0x6969),
+        "/var/tmp/u/containers/storage",
+    );
+    assert_eq!(nfs.level, Level::Fail);
+    assert!(nfs.message.contains("is on NFS"), "{}", nfs.message);
+    let fix = nfs.fix.unwrap();
+    assert!(
+        fix.contains("graphroot = \"/var/tmp/u/containers/storage\"")
+            && fix.contains("rootless_storage_path"),
+        "{fix}"
+    );
+    let project_only = filesystems(g, Some(0xEF53), p, Some(0x0BD0_0BD0), "/x");
+    assert_eq!(project_only.level, Level::Warn);
+    assert!(
+        project_only.message.contains("does not show your quota"),
+        "{}",
+        project_only.message
+    );
+    let fine = filesystems(g, Some(0xEF53), p, Some(0x5846_5342), "/x");
+    assert_eq!(fine.level, Level::Ok);
+    assert!(
+        fine.message.contains("on ext4") && fine.message.contains("on xfs"),
+        "{}",
+        fine.message
+    );
 }

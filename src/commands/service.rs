@@ -1,0 +1,237 @@
+//! `mlenv service start|stop|status`: podman's API service for this user, started in the
+//! background by mlenv, for machines where `systemctl --user enable --now podman.socket` is
+//! not possible: a login node reached over ssh or `su`, with no systemd user manager, no
+//! lingering, and often no XDG_RUNTIME_DIR. The socket is the one mlenv would look for
+//! (`podman::choose_socket`), the service's own session keeps it alive after the shell that
+//! started it logs out, and its log and pid are in mlenv's state folder.
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use color_eyre::eyre::{eyre, Result, WrapErr};
+
+use crate::config::{Config, ServiceAction};
+use crate::podman::Podman;
+use crate::ui;
+
+/// How long a started service gets to answer.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a stopped one gets to go before SIGKILL.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where mlenv keeps the service's pid and log.
+pub fn service_dir() -> Result<PathBuf> {
+    Ok(crate::project::state_root()?.join("service"))
+}
+
+/// The runtime folder podman should use for a socket at `sock`: the folder above its
+/// `podman/` (`/tmp/podman-run-UID` for `/tmp/podman-run-UID/podman/podman.sock`), so that
+/// the service, its containers and the podman CLI agree where their state is.
+pub fn runtime_dir_for(sock: &Path) -> Option<PathBuf> {
+    let podman_dir = sock.parent()?;
+    (podman_dir.file_name()? == "podman").then(|| podman_dir.parent().map(Path::to_path_buf))?
+}
+
+/// The pid in the pid file, when that process is still podman's service.
+fn running_pid(dir: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(dir.join("pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let words: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    let is_service = words.iter().any(|w| w.ends_with(b"podman"))
+        && words
+            .windows(2)
+            .any(|w| w[0] == b"system" && w[1] == b"service");
+    is_service.then_some(pid)
+}
+
+async fn answers(podman: &Podman) -> bool {
+    podman.version().await.is_ok()
+}
+
+pub async fn run(cfg: &Config, podman: &Podman, action: ServiceAction) -> Result<()> {
+    let dir = service_dir()?;
+    let sock = &cfg.socket.path;
+    match action {
+        ServiceAction::Status => {
+            let pid = running_pid(&dir);
+            let up = answers(podman).await;
+            let mut out = std::io::stdout().lock();
+            let line = match (up, pid) {
+                (true, Some(pid)) => format!(
+                    "running: podman's API service on {} (pid {pid}, started by mlenv; log {})",
+                    sock.display(),
+                    dir.join("log").display()
+                ),
+                (true, None) => format!(
+                    "running: podman's API service answers on {} (not started by mlenv)",
+                    sock.display()
+                ),
+                (false, Some(pid)) => format!(
+                    "not answering: mlenv's service (pid {pid}) runs but {} does not answer; see {}",
+                    sock.display(),
+                    dir.join("log").display()
+                ),
+                (false, None) => format!(
+                    "stopped: nothing answers on {}; start it with `mlenv service start`",
+                    sock.display()
+                ),
+            };
+            ui::write_out(&mut out, format!("{line}\n").as_bytes())?;
+            if up {
+                Ok(())
+            } else {
+                // As every command that cannot reach the service.
+                Err(crate::error::CommandExit(crate::error::EXIT_UNREACHABLE).into())
+            }
+        }
+        ServiceAction::Start => {
+            if answers(podman).await {
+                ui::success(&format!(
+                    "podman's API service already answers on {}",
+                    sock.display()
+                ));
+                return Ok(());
+            }
+            start(sock, &dir, podman).await
+        }
+        ServiceAction::Stop => {
+            let Some(pid) = running_pid(&dir) else {
+                if answers(podman).await {
+                    return Err(eyre!(
+                        "the service on {} was not started by mlenv; stop it the way it was started (systemctl --user stop podman.socket podman.service)",
+                        sock.display()
+                    ));
+                }
+                ui::info("mlenv's podman service is not running");
+                return Ok(());
+            };
+            let target = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGTERM);
+            let since = Instant::now();
+            while running_pid(&dir).is_some() && since.elapsed() < STOP_TIMEOUT {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if running_pid(&dir).is_some() {
+                let _ = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGKILL);
+            }
+            let _ = std::fs::remove_file(dir.join("pid"));
+            ui::success(&format!(
+                "Stopped podman's API service on {} (pid {pid}); containers keep running",
+                sock.display()
+            ));
+            Ok(())
+        }
+    }
+}
+
+async fn start(sock: &Path, dir: &Path, podman: &Podman) -> Result<()> {
+    let program = crate::fsx::which("podman")
+        .ok_or_else(|| eyre!("podman is not installed (not found in PATH)"))?;
+    crate::fsx::create_private_dir(dir)?;
+    if let Some(parent) = sock.parent() {
+        crate::fsx::create_private_dir(parent)?;
+    }
+    // A socket file nothing answers on is a leftover of a service that died.
+    let _ = std::fs::remove_file(sock);
+    let log_path = dir.join("log");
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .wrap_err_with(|| format!("cannot open {}", log_path.display()))?;
+    writeln!(
+        log,
+        "--- mlenv service start: {} system service --time=0 unix://{}",
+        program.display(),
+        sock.display()
+    )?;
+    let mut command = std::process::Command::new(&program);
+    command
+        .args(["system", "service", "--time=0"])
+        .arg(format!("unix://{}", sock.display()))
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    if let Some(runtime) = runtime_dir_for(sock) {
+        command.env("XDG_RUNTIME_DIR", runtime);
+    }
+    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            // Its own session: a logout's SIGHUP to the shell's session does not reach it.
+            nix::unistd::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
+    let child = command
+        .spawn()
+        .wrap_err_with(|| format!("cannot run {}", program.display()))?;
+    let pid = child.id();
+    crate::fsx::write_atomic(&dir.join("pid"), format!("{pid}\n").as_bytes(), 0o600)?;
+    let pb = ui::spinner(&format!(
+        "Starting podman's API service on {}",
+        sock.display()
+    ));
+    let since = Instant::now();
+    let mut up = false;
+    while since.elapsed() < START_TIMEOUT {
+        if answers(podman).await {
+            up = true;
+            break;
+        }
+        if running_pid(dir).is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    pb.finish_and_clear();
+    if !up {
+        let tail: String = std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .lines()
+            .rev()
+            .take(15)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(eyre!(
+            "podman's API service did not answer on {} within {} s; its log ({}):\n{tail}",
+            sock.display(),
+            START_TIMEOUT.as_secs(),
+            log_path.display()
+        ));
+    }
+    ui::success(&format!(
+        "Started podman's API service on {} (pid {pid}; log {}); `mlenv service stop` stops it",
+        sock.display(),
+        log_path.display()
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_dirs() {
+        assert_eq!(
+            runtime_dir_for(Path::new("/tmp/podman-run-1000/podman/podman.sock")),
+            Some(PathBuf::from("/tmp/podman-run-1000"))
+        );
+        assert_eq!(
+            runtime_dir_for(Path::new("/run/user/1000/podman/podman.sock")),
+            Some(PathBuf::from("/run/user/1000"))
+        );
+        assert_eq!(runtime_dir_for(Path::new("/srv/p.sock")), None);
+    }
+}
