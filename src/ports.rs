@@ -116,6 +116,63 @@ fn port(s: &str) -> Result<u16, String> {
     }
 }
 
+/// Whether this machine lets us bind `p`'s host address now. Podman binds it only when
+/// the container starts, after it was created; this asks first. An address taken by anyone
+/// (on a login node: another user) fails with "in use"; other errors (an address this host
+/// does not have) are left to podman.
+pub fn in_use(p: &PortMapping) -> bool {
+    let addr = (p.host_ip.as_str(), p.host_port);
+    let result = if p.protocol == "udp" {
+        std::net::UdpSocket::bind(addr).map(drop)
+    } else {
+        std::net::TcpListener::bind(addr).map(drop)
+    };
+    matches!(result, Err(e) if e.kind() == std::io::ErrorKind::AddrInUse)
+}
+
+/// The next host port after `p`'s that `free` says is free (up to 100 on), to suggest.
+pub fn next_free(p: &PortMapping, free: impl Fn(&PortMapping) -> bool) -> Option<u16> {
+    (1..=100u16)
+        .filter_map(|d| p.host_port.checked_add(d))
+        .find(|port| {
+            free(&PortMapping {
+                host_port: *port,
+                ..p.clone()
+            })
+        })
+}
+
+/// The error for a host port someone else holds: which one, and another to use.
+pub fn taken_message(p: &PortMapping, suggestion: Option<u16>) -> String {
+    let other = suggestion.map_or_else(
+        || "another host port".to_string(),
+        |s| {
+            let mut q = p.clone();
+            q.host_port = s;
+            format!("e.g. --port {} (free now)", short(&q))
+        },
+    );
+    format!(
+        "host port {}:{} is already in use on this machine (by another program or, on a shared login node, another user), so {} cannot be forwarded; pick {other}, or ports = [...] in mlenv.toml",
+        p.host_ip, p.host_port, p
+    )
+}
+
+/// `8889:8888`, `0.0.0.0:8889:8888`, `8889:8888/udp`: as a flag would say it.
+fn short(p: &PortMapping) -> String {
+    let ip = if p.host_ip == "127.0.0.1" {
+        String::new()
+    } else {
+        format!("{}:", p.host_ip)
+    };
+    let proto = if p.protocol == "tcp" {
+        String::new()
+    } else {
+        format!("/{}", p.protocol)
+    };
+    format!("{ip}{}:{}{proto}", p.host_port, p.container_port)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +242,31 @@ mod tests {
             "127.0.0.1:1->2/tcp"
         );
         assert_eq!(m("::1", 1, 2, "udp").to_string(), "[::1]:1->2/udp");
+    }
+
+    #[test]
+    fn taken_ports_get_a_free_one_named() {
+        let p = parse_list(&["8888:8888".into()]).unwrap().remove(0);
+        let busy = [8888u16, 8889];
+        let free = |q: &PortMapping| !busy.contains(&q.host_port);
+        assert_eq!(next_free(&p, free), Some(8890));
+        let m = taken_message(&p, Some(8890));
+        assert!(
+            m.starts_with("host port 127.0.0.1:8888 is already in use on this machine")
+                && m.contains("pick e.g. --port 8890:8888 (free now)"),
+            "{m}"
+        );
+        let udp = parse_list(&["0.0.0.0:7000:7000/udp".into()])
+            .unwrap()
+            .remove(0);
+        assert!(taken_message(&udp, Some(7001)).contains("--port 0.0.0.0:7001:7000/udp"));
+        assert!(taken_message(&p, None).contains("pick another host port"));
+        // Held for real: a listener of ours.
+        let held = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = held.local_addr().unwrap().port();
+        let q = parse_list(&[format!("{port}:80")]).unwrap().remove(0);
+        assert!(in_use(&q));
+        drop(held);
+        assert!(!in_use(&q));
     }
 }

@@ -241,7 +241,43 @@ pub async fn run(cfg: &Config, podman: &Podman, req: &ServerRequest) -> Result<(
         cfg.project.dir.display(),
         kind.name()
     ));
+    if kind == ServerKind::TensorBoard {
+        // Loopback is shared by every user of a login node or lab machine.
+        ui::warn(&format!(
+            "TensorBoard has no login: anyone on this machine who can reach {host}:{host_port} can read it (on a shared login node, every user)"
+        ));
+    }
+    ui::info(&tunnel_hint(&host, host_port, &login_name(), &host_name()));
     print_url(&r.url)
+}
+
+/// The `ssh -L` line that brings a server on this machine's `host:port` to the same port on
+/// the user's own computer.
+pub fn tunnel_hint(host: &str, port: u16, user: &str, machine: &str) -> String {
+    let target = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    format!(
+        "From your own computer: ssh -N -L {port}:{target}:{port} {user}@{machine}, then open the URL there"
+    )
+}
+
+fn login_name() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map_or_else(|| "$USER".into(), |u| u.name)
+}
+
+/// The kernel's host name (what `hostname` prints).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "THIS-HOST".into())
 }
 
 fn print_url(url: &str) -> Result<()> {
@@ -373,6 +409,15 @@ mod tests {
             s.contains("--logdir 'runs/it'\\''s' --port 6006 --bind_all"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn tunnels() {
+        assert_eq!(
+            tunnel_hint("127.0.0.1", 8888, "ada", "login1"),
+            "From your own computer: ssh -N -L 8888:127.0.0.1:8888 ada@login1, then open the URL there"
+        );
+        assert!(tunnel_hint("::1", 6006, "ada", "l").contains("-L 6006:[::1]:6006 "));
     }
 
     #[test]

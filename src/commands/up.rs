@@ -414,6 +414,14 @@ async fn create_and_start(
         crate::environment::check_cuda(root, &facts.cuda, &settings.image)?;
     }
     let copy = keepid_copy(podman, rootless, settings, &facts).await?;
+    // Before the create: podman binds host ports only at the start, and says so in words
+    // of its own (rootlessport: bind: address already in use).
+    if let Some(p) = settings.ports.iter().find(|p| crate::ports::in_use(p)) {
+        let suggestion = crate::ports::next_free(p, |q| !crate::ports::in_use(q));
+        return Err(crate::error::invalid(crate::ports::taken_message(
+            p, suggestion,
+        )));
+    }
     // Bind-mount sources must exist; they are the caller's, so keep-id can write them.
     for dir in [
         python_dir(&cfg.project, &facts.id),

@@ -1152,3 +1152,44 @@ fn up_reads_env_files_as_docker_compose_does() {
     assert!(containers_for(&q.dir).is_empty());
     assert!(!q.state.exists(), "mlenv wrote its state dir");
 }
+
+#[test]
+fn up_onto_a_host_port_someone_else_holds_names_it_and_creates_nothing() {
+    let p = Project::new("port-held-elsewhere");
+    let port = free_port();
+    // Another program (on a login node: another user's) holds the port.
+    let _holder = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let out = p.run(&[
+        "up",
+        "--image",
+        BUSYBOX,
+        "--gpu",
+        "none",
+        "--port",
+        &format!("{port}:80"),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(code(&out), 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "host port 127.0.0.1:{port} is already in use on this machine"
+        )) && stderr.contains("pick e.g. --port "),
+        "{stderr}"
+    );
+    assert!(containers_for(&p.dir).is_empty(), "a container was made");
+    // The port it suggests is one podman can forward.
+    let suggested = stderr
+        .split("pick e.g. --port ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    p.ok(&[
+        "up", "--image", BUSYBOX, "--gpu", "none", "--port", &suggested,
+    ]);
+    let host_port = suggested.split(':').next().unwrap().to_string();
+    assert_eq!(
+        forwarded(&p.name(), 80),
+        [("127.0.0.1".to_string(), host_port)]
+    );
+}

@@ -91,6 +91,13 @@ fn servers_jupyter_and_tensorboard_in_a_real_browser() {
     assert!(url.starts_with(&prefix), "{url}");
     let token = url[prefix.len()..].to_string();
     assert_eq!(token.len(), 48, "{url}");
+    // How to reach it from a laptop: the tunnel to this machine.
+    let said = text(&out.stderr);
+    assert!(
+        said.contains(&format!("ssh -N -L {jp}:127.0.0.1:{jp} ")),
+        "{said}"
+    );
+    assert!(!said.contains("has no login"), "{said}");
     // The token never shows in a process's arguments, in the container or on the host.
     let ps = text(
         &podman(&[
@@ -176,8 +183,19 @@ w.close()\n";
         write_events,
     ]);
     assert!(wrote.status.success(), "{}", text(&wrote.stderr));
-    let tb = only_line(&p.ok(&["tensorboard"]).stdout);
+    let started = p.ok(&["tensorboard"]);
+    let tb = only_line(&started.stdout);
     assert_eq!(tb, format!("http://127.0.0.1:{tp}/"));
+    // No login on a loopback every user of the machine shares: said, with the tunnel.
+    let said = text(&started.stderr);
+    assert!(
+        said.contains(&format!("TensorBoard has no login: anyone on this machine who can reach 127.0.0.1:{tp} can read it")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("ssh -N -L {tp}:127.0.0.1:{tp} ")),
+        "{said}"
+    );
     let tb_shot = output_dir().join("tensorboard.png");
     let out = chromium(&[&format!("--screenshot={}", tb_shot.display())], &tb);
     assert!(
