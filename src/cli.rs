@@ -114,7 +114,8 @@ pub struct UpArgs {
     pub image: Option<String>,
 
     /// Ports to forward: HOST:CONTAINER, IP:HOST:CONTAINER or PORT, with an optional /udp;
-    /// comma separated or repeated. Binds 127.0.0.1 unless an IP is given.
+    /// comma separated or repeated. Binds 127.0.0.1 unless an IP is given. HOST may be
+    /// `auto` (auto:8888): a free port, picked when the container is made and kept.
     #[arg(short, long, value_name = "LIST")]
     pub port: Vec<String>,
 

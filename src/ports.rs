@@ -1,5 +1,7 @@
 //! `--port` values: `PORT`, `HOST:CONTAINER`, `IP:HOST:CONTAINER`, each with an optional
-//! `/tcp` or `/udp`.
+//! `/tcp` or `/udp`, and `auto` for HOST: a free host port mlenv picks when it makes the
+//! container and keeps from then on (a login node's loopback is shared: a fixed port may be
+//! another user's).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -10,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_HOST_IP: &str = "127.0.0.1";
 
 const ACCEPTED: &str =
-    "expected PORT, HOST:CONTAINER or IP:HOST:CONTAINER with ports 1-65535 and an optional /tcp or /udp, e.g. 8888:8888 or 0.0.0.0:6006:6006/tcp";
+    "expected PORT, HOST:CONTAINER or IP:HOST:CONTAINER with ports 1-65535 (HOST may be auto: a free port) and an optional /tcp or /udp, e.g. 8888:8888, auto:8888 or 0.0.0.0:6006:6006/tcp";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortMapping {
@@ -18,6 +20,9 @@ pub struct PortMapping {
     pub host_port: u16,
     pub container_port: u16,
     pub protocol: String,
+    /// `auto:CONTAINER`: the host port is picked when the container is made (0 until then).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto: bool,
 }
 
 impl fmt::Display for PortMapping {
@@ -27,12 +32,60 @@ impl fmt::Display for PortMapping {
         } else {
             self.host_ip.clone()
         };
-        write!(
-            f,
-            "{ip}:{}->{}/{}",
-            self.host_port, self.container_port, self.protocol
-        )
+        match (self.auto, self.host_port) {
+            (true, 0) => write!(f, "{ip}:auto->{}/{}", self.container_port, self.protocol),
+            (true, port) => write!(
+                f,
+                "{ip}:{port}->{}/{} (auto)",
+                self.container_port, self.protocol
+            ),
+            _ => write!(
+                f,
+                "{ip}:{}->{}/{}",
+                self.host_port, self.container_port, self.protocol
+            ),
+        }
     }
+}
+
+/// What two mappings must share to be the same setting: an `auto` one is the same whatever
+/// port was picked for it.
+pub fn key(p: &PortMapping) -> String {
+    if p.auto {
+        format!("{}:auto->{}/{}", p.host_ip, p.container_port, p.protocol)
+    } else {
+        p.to_string()
+    }
+}
+
+/// The ports a recreate keeps: each `auto` mapping asked for again keeps the port picked for
+/// the container before, so URLs and tunnels stay valid.
+pub fn remember_auto(wanted: &mut [PortMapping], current: &[PortMapping]) {
+    for w in wanted.iter_mut().filter(|w| w.auto && w.host_port == 0) {
+        if let Some(c) = current
+            .iter()
+            .find(|c| c.auto && c.host_port != 0 && key(c) == key(w))
+        {
+            w.host_port = c.host_port;
+        }
+    }
+}
+
+/// Picks a free host port for every `auto` mapping that has none, as the kernel hands out
+/// an unused one for port 0.
+pub fn assign_auto(ports: &mut [PortMapping]) -> Result<(), String> {
+    for p in ports.iter_mut().filter(|p| p.auto && p.host_port == 0) {
+        let addr = (p.host_ip.as_str(), 0);
+        let port = if p.protocol == "udp" {
+            std::net::UdpSocket::bind(addr).and_then(|s| s.local_addr())
+        } else {
+            std::net::TcpListener::bind(addr).and_then(|s| s.local_addr())
+        }
+        .map_err(|e| format!("cannot find a free port on {}: {e}", p.host_ip))?
+        .port();
+        p.host_port = port;
+    }
+    Ok(())
 }
 
 /// Parses every `--port` occurrence (each may be a comma-separated list) and rejects
@@ -44,7 +97,8 @@ pub fn parse_list(values: &[String]) -> Result<Vec<PortMapping>, String> {
             let mapping = parse_one(item.trim())
                 .map_err(|why| format!("invalid --port {value:?}: {item:?} {why}; {ACCEPTED}"))?;
             if let Some(prev) = out.iter().find(|m| {
-                m.host_port == mapping.host_port
+                !mapping.auto
+                    && m.host_port == mapping.host_port
                     && m.protocol == mapping.protocol
                     && m.host_ip == mapping.host_ip
             }) {
@@ -91,15 +145,22 @@ fn parse_one(item: &str) -> Result<PortMapping, String> {
             .map_err(|_| format!("has an invalid IP address {ip:?}"))?
             .to_string(),
     };
-    let (host, container) = match rest.split_once(':') {
-        Some((h, c)) => (h, c),
-        None => (rest, rest),
-    };
+    let (host, container) =
+        match rest.split_once(':') {
+            Some((h, c)) => (h, c),
+            None if rest == "auto" => return Err(
+                "has auto but no container port (auto:8888 forwards 8888 from a free host port)"
+                    .into(),
+            ),
+            None => (rest, rest),
+        };
+    let auto = host == "auto";
     Ok(PortMapping {
         host_ip,
-        host_port: port(host)?,
+        host_port: if auto { 0 } else { port(host)? },
         container_port: port(container)?,
         protocol,
+        auto,
     })
 }
 
@@ -183,6 +244,7 @@ mod tests {
             host_port: h,
             container_port: c,
             protocol: p.into(),
+            auto: false,
         }
     }
 
@@ -268,5 +330,34 @@ mod tests {
         assert!(in_use(&q));
         drop(held);
         assert!(!in_use(&q));
+    }
+
+    #[test]
+    fn auto_ports() {
+        let ports = parse_list(&["auto:8888,0.0.0.0:auto:6006/udp,auto:7000".into()]).unwrap();
+        assert!(ports.iter().all(|p| p.auto && p.host_port == 0));
+        assert_eq!(ports[0].to_string(), "127.0.0.1:auto->8888/tcp");
+        assert!(parse_list(&["auto".into()])
+            .unwrap_err()
+            .contains("no container port"));
+        let mut picked = ports.clone();
+        assign_auto(&mut picked).unwrap();
+        assert!(picked.iter().all(|p| p.host_port != 0));
+        assert!(picked[0].to_string().ends_with("->8888/tcp (auto)"));
+        // The same setting whatever port it got; a fixed port is another one.
+        assert_eq!(key(&ports[0]), key(&picked[0]));
+        let fixed = parse_list(&["9999:8888".into()]).unwrap();
+        assert_ne!(key(&fixed[0]), key(&ports[0]));
+        // A recreate asking for auto again keeps the port it had.
+        let mut again = ports.clone();
+        remember_auto(&mut again, &picked);
+        assert_eq!(again, picked);
+        // The label of an older mlenv, without the field, still reads.
+        let old: PortMapping = serde_json::from_str(
+            r#"{"host_ip":"127.0.0.1","host_port":1,"container_port":2,"protocol":"tcp"}"#,
+        )
+        .unwrap();
+        assert!(!old.auto);
+        assert!(!serde_json::to_string(&old).unwrap().contains("auto"));
     }
 }

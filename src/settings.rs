@@ -121,7 +121,7 @@ pub fn differences(current: &Settings, wanted: &Settings, given: Given) -> Vec<D
         wanted.image.clone(),
     );
     // Order carries no meaning in these lists: `-p A,B` after `-p B,A` is no change.
-    let ports = |s: &Settings| s.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    let ports = |s: &Settings| s.ports.iter().map(crate::ports::key).collect::<Vec<_>>();
     check(
         given.ports && !same_items(&ports(current), &ports(wanted)),
         "ports",
@@ -208,9 +208,11 @@ pub fn differences(current: &Settings, wanted: &Settings, given: Given) -> Vec<D
 /// The settings for a recreate: what was asked for now, the rest as the container had it.
 pub fn merge(current: &Settings, wanted: &Settings, given: Given) -> Settings {
     let pick = |asked: bool| if asked { wanted } else { current };
+    let mut ports = pick(given.ports).ports.clone();
+    crate::ports::remember_auto(&mut ports, &current.ports);
     Settings {
+        ports,
         image: pick(given.image).image.clone(),
-        ports: pick(given.ports).ports.clone(),
         gpus: pick(given.gpus).gpus.clone(),
         memory: pick(given.memory).memory,
         cpus: pick(given.cpus).cpus,

@@ -61,6 +61,9 @@ _mlenv() {
             mlenv,rm)
                 cmd="mlenv__subcmd__rm"
                 ;;
+            mlenv,service)
+                cmd="mlenv__subcmd__service"
+                ;;
             mlenv,status)
                 cmd="mlenv__subcmd__status"
                 ;;
@@ -154,6 +157,9 @@ _mlenv() {
             mlenv__subcmd__help,rm)
                 cmd="mlenv__subcmd__help__subcmd__rm"
                 ;;
+            mlenv__subcmd__help,service)
+                cmd="mlenv__subcmd__help__subcmd__service"
+                ;;
             mlenv__subcmd__help,status)
                 cmd="mlenv__subcmd__help__subcmd__status"
                 ;;
@@ -178,6 +184,39 @@ _mlenv() {
             mlenv__subcmd__help__subcmd__gpu,setup)
                 cmd="mlenv__subcmd__help__subcmd__gpu__subcmd__setup"
                 ;;
+            mlenv__subcmd__help__subcmd__service,start)
+                cmd="mlenv__subcmd__help__subcmd__service__subcmd__start"
+                ;;
+            mlenv__subcmd__help__subcmd__service,status)
+                cmd="mlenv__subcmd__help__subcmd__service__subcmd__status"
+                ;;
+            mlenv__subcmd__help__subcmd__service,stop)
+                cmd="mlenv__subcmd__help__subcmd__service__subcmd__stop"
+                ;;
+            mlenv__subcmd__service,help)
+                cmd="mlenv__subcmd__service__subcmd__help"
+                ;;
+            mlenv__subcmd__service,start)
+                cmd="mlenv__subcmd__service__subcmd__start"
+                ;;
+            mlenv__subcmd__service,status)
+                cmd="mlenv__subcmd__service__subcmd__status"
+                ;;
+            mlenv__subcmd__service,stop)
+                cmd="mlenv__subcmd__service__subcmd__stop"
+                ;;
+            mlenv__subcmd__service__subcmd__help,help)
+                cmd="mlenv__subcmd__service__subcmd__help__subcmd__help"
+                ;;
+            mlenv__subcmd__service__subcmd__help,start)
+                cmd="mlenv__subcmd__service__subcmd__help__subcmd__start"
+                ;;
+            mlenv__subcmd__service__subcmd__help,status)
+                cmd="mlenv__subcmd__service__subcmd__help__subcmd__status"
+                ;;
+            mlenv__subcmd__service__subcmd__help,stop)
+                cmd="mlenv__subcmd__service__subcmd__help__subcmd__stop"
+                ;;
             *)
                 ;;
         esac
@@ -185,7 +224,7 @@ _mlenv() {
 
     case "${cmd}" in
         mlenv)
-            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu export completions man help"
+            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu service export completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -653,7 +692,7 @@ _mlenv() {
             return 0
             ;;
         mlenv__subcmd__help)
-            opts="up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu export completions man help"
+            opts="up down restart rm exec status logs list jupyter tensorboard unit init doctor clean gpu service export completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -921,6 +960,62 @@ _mlenv() {
         mlenv__subcmd__help__subcmd__rm)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__help__subcmd__service)
+            opts="start stop status"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__help__subcmd__service__subcmd__start)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__help__subcmd__service__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__help__subcmd__service__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1203,6 +1298,180 @@ _mlenv() {
         mlenv__subcmd__rm)
             opts="-f -v -q -C -h -V --force --verbose --quiet --host --project --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__service)
+            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version start stop status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__service__subcmd__help)
+            opts="start stop status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__service__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__service__subcmd__help__subcmd__start)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__service__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__service__subcmd__help__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__service__subcmd__start)
+            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__service__subcmd__status)
+            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlenv__subcmd__service__subcmd__stop)
+            opts="-v -q -C -h -V --verbose --quiet --host --project --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -403,6 +403,10 @@ async fn create_and_start(
     env: Option<&EnvFile>,
 ) -> Result<String> {
     let name = &cfg.project.container;
+    // `auto` host ports are picked now and recorded with the container, so they stay.
+    let mut settings = settings.clone();
+    crate::ports::assign_auto(&mut settings.ports).map_err(|e| eyre!(e))?;
+    let settings = &settings;
     ensure_image(podman, &settings.image).await?;
     let rootless = podman.rootless().await?;
     tracing::debug!(rootless, "podman service");

@@ -163,11 +163,15 @@ fn pod_spec(env: &Environment, storage: &Storage, name: &str) -> Value {
             .ports
             .iter()
             .map(|p| {
-                json!({
+                // An `auto` port not picked yet: no host port (the cluster has its own).
+                let mut port = json!({
                     "containerPort": p.container_port,
-                    "hostPort": p.host_port,
                     "protocol": p.protocol.to_ascii_uppercase(),
-                })
+                });
+                if p.host_port != 0 {
+                    port["hostPort"] = json!(p.host_port);
+                }
+                port
             })
             .collect();
     }

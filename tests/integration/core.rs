@@ -1193,3 +1193,29 @@ fn up_onto_a_host_port_someone_else_holds_names_it_and_creates_nothing() {
         [("127.0.0.1".to_string(), host_port)]
     );
 }
+
+#[test]
+fn up_port_auto_picks_a_free_port_and_keeps_it() {
+    let p = Project::new("port-auto");
+    p.up(&["--gpu", "none", "--port", "auto:80"]);
+    let name = p.name();
+    let bound = forwarded(&name, 80);
+    assert_eq!(bound.len(), 1, "{bound:?}");
+    let (ip, port) = bound[0].clone();
+    assert_eq!(ip, "127.0.0.1");
+    assert_ne!(port, "0");
+    // Asked again: the same setting, nothing to recreate.
+    let out = p.up(&["--port", "auto:80"]);
+    assert!(
+        text(&out.stderr).contains("is running"),
+        "{}",
+        text(&out.stderr)
+    );
+    // status shows the port it got.
+    let status: serde_json::Value =
+        serde_json::from_slice(&p.ok(&["status", "--json"]).stdout).unwrap();
+    assert!(status.to_string().contains(&port), "{status}");
+    // A recreate for another setting keeps the port.
+    p.ok(&["up", "--port", "auto:80", "--cpus", "1", "--recreate"]);
+    assert_eq!(forwarded(&name, 80), [(ip, port)]);
+}
