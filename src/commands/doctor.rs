@@ -165,6 +165,22 @@ async fn gather(cfg: &Config, podman: &Podman, doctor: &Doctor) -> Vec<Check> {
                 i.rootless,
             ));
             out.push(checks::storage_driver(&i.graph_driver, &i.graph_root));
+            let graph = std::fs::canonicalize(&i.graph_root)
+                .unwrap_or_else(|_| PathBuf::from(&i.graph_root));
+            let blocked = crate::environment::storage::untraversable_ancestor(
+                &graph,
+                crate::environment::storage::mode_of,
+            );
+            out.push(checks::storage_path_modes(
+                &graph,
+                blocked.as_ref().map(|(p, m)| (p.as_path(), *m)),
+                &format!(
+                    "move podman's storage to a folder it can reach, {}",
+                    crate::environment::storage::local_storage_snippet(
+                        &crate::environment::storage::local_dir(&user, crate::fsx::fs_magic)
+                    )
+                ),
+            ));
             out.push(checks::filesystems(
                 Path::new(&i.graph_root),
                 crate::fsx::fs_magic(Path::new(&i.graph_root)),
@@ -196,6 +212,7 @@ async fn gather(cfg: &Config, podman: &Podman, doctor: &Doctor) -> Vec<Check> {
             out.push(Check::skipped("network"));
             out.push(Check::skipped("storage driver"));
             out.push(Check::skipped("filesystems"));
+            out.push(Check::skipped("storage path"));
             out.push(Check::skipped("free space"));
             out.push(Check::skipped("keep-id copy"));
         }

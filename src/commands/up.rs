@@ -464,6 +464,28 @@ async fn create_and_start(
         if podman.remove(name, true).await.is_ok() {
             tracing::debug!("removed {name} after its first start failed");
         }
+        // keep-id's root cannot reach the storage: say which folder, and the way out.
+        let denied = format!("{err:#}")
+            .to_ascii_lowercase()
+            .contains("permission denied");
+        if denied && rootless && settings.user_mapping {
+            if let Some(info) = crate::environment::storage::storage_facts(podman).await {
+                let root = std::path::Path::new(&info.graph_root);
+                let canonical = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+                if let Some((folder, mode)) = crate::environment::storage::untraversable_ancestor(
+                    &canonical,
+                    crate::environment::storage::mode_of,
+                ) {
+                    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+                        .ok()
+                        .flatten()
+                        .map_or_else(|| "$USER".to_string(), |u| u.name);
+                    return Err(err.wrap_err(crate::environment::storage::permission_hint(
+                        &canonical, &user, &folder, mode,
+                    )));
+                }
+            }
+        }
         return Err(err);
     }
     ui::success(&format!("Created and started {name}"));
@@ -483,7 +505,7 @@ async fn keepid_copy(
     if !(rootless && settings.user_mapping && facts.size >= keepid::NOTICE_BYTES) {
         return Ok(None);
     }
-    let Ok(info) = podman.info().await else {
+    let Some(info) = crate::environment::storage::storage_facts(podman).await else {
         return Ok(None);
     };
     let Some(copy) = keepid::planned(&info, &facts.id, facts.size) else {

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::podman::ServiceInfo;
+use super::storage::StorageFacts;
 
 /// Images smaller than this copy in about a second: not worth a word, nor the
 /// `/libpod/info` it takes to know.
@@ -76,7 +76,7 @@ pub fn has_mapped_copy(graph_root: &Path, image_id: &str) -> Option<bool> {
 
 /// The copy a keep-id start of image `id` (of `bytes`) would make on the storage `info`
 /// describes; `None` when it makes none.
-pub fn planned(info: &ServiceInfo, image_id: &str, bytes: u64) -> Option<Copy> {
+pub fn planned(info: &StorageFacts, image_id: &str, bytes: u64) -> Option<Copy> {
     let root = PathBuf::from(&info.graph_root);
     let has_copy = has_mapped_copy(&root, image_id);
     copies(

@@ -107,7 +107,7 @@ pub async fn ensure_image(podman: &Podman, image: &str) -> Result<()> {
     }
     // A first pull: never onto a network filesystem without a word (the info call is paid
     // only here, before minutes of download).
-    if let Ok(info) = podman.info().await {
+    if let Some(info) = super::storage::storage_facts(podman).await {
         super::storage::check_pull_target(
             std::path::Path::new(&info.graph_root),
             image,

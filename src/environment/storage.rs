@@ -55,6 +55,102 @@ pub fn check_pull_target(graph_root: &Path, image: &str, allow: bool) -> Result<
     ))
 }
 
+/// The first folder on the way to `path` (from `/` down, `path` itself included) that other
+/// users may not enter (no `o+x`), with its mode. With keep-id the container's root is a
+/// subordinate uid, an "other user" to the owner: some OCI runtimes (crun) must enter the
+/// storage's folders as that uid and fail with "Permission denied" (podman#25189, #24704).
+pub fn untraversable_ancestor(
+    path: &Path,
+    mode_of: impl Fn(&Path) -> Option<u32>,
+) -> Option<(std::path::PathBuf, u32)> {
+    let mut ancestors: Vec<&Path> = path.ancestors().collect();
+    ancestors.reverse();
+    ancestors.into_iter().find_map(|a| {
+        mode_of(a)
+            .filter(|m| m & 0o001 == 0)
+            .map(|m| (a.to_path_buf(), m & 0o7777))
+    })
+}
+
+/// The mode of `path` as the filesystem has it.
+pub fn mode_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).ok().map(|m| m.permissions().mode())
+}
+
+/// What to add to a keep-id start that failed with "permission denied", when the storage's
+/// path has a folder other users may not enter: the cause, and moving storage as the fix
+/// (not opening the home folder to everyone).
+pub fn permission_hint(graph_root: &Path, user: &str, ancestor: &Path, mode: u32) -> String {
+    format!(
+        "{} (mode {mode:04o}) on the way to podman's storage {} cannot be entered by the container's root, which keep-id maps to a subordinate uid; move the storage to a folder it can reach, {}",
+        ancestor.display(),
+        graph_root.display(),
+        local_storage_snippet(&local_dir(user, crate::fsx::fs_magic))
+    )
+}
+
+/// What mlenv needs to know of podman's storage on the cold path (where it is, whether it
+/// maps IDs itself), kept between runs: `/libpod/info` costs podman 4.3 a quarter of a
+/// second or more (it runs conmon and the OCI runtime), and these facts change only with the
+/// storage configuration. Asked again when the socket, podman's version or the folder changes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StorageFacts {
+    pub graph_root: String,
+    pub graph_driver: String,
+    pub supports_shifting: bool,
+    pub mount_program: Option<String>,
+    pub storage_conf: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Kept {
+    socket: String,
+    version: String,
+    facts: StorageFacts,
+}
+
+impl From<&crate::podman::ServiceInfo> for StorageFacts {
+    fn from(i: &crate::podman::ServiceInfo) -> StorageFacts {
+        StorageFacts {
+            graph_root: i.graph_root.clone(),
+            graph_driver: i.graph_driver.clone(),
+            supports_shifting: i.supports_shifting,
+            mount_program: i.mount_program.clone(),
+            storage_conf: i.storage_conf.clone(),
+        }
+    }
+}
+
+/// podman's storage facts: from mlenv's record when it is for this socket, this podman and
+/// a storage folder that still exists, else from `/libpod/info` (and recorded).
+pub async fn storage_facts(podman: &crate::podman::Podman) -> Option<StorageFacts> {
+    let file = crate::project::state_root().ok()?.join("storage.json");
+    let socket = podman.socket().display().to_string();
+    let version = podman.version().await.ok()?;
+    if let Ok(bytes) = std::fs::read(&file) {
+        if let Ok(k) = serde_json::from_slice::<Kept>(&bytes) {
+            if k.socket == socket && k.version == version && Path::new(&k.facts.graph_root).is_dir()
+            {
+                return Some(k.facts);
+            }
+        }
+    }
+    let facts = StorageFacts::from(&podman.info().await.ok()?);
+    if let Some(dir) = file.parent() {
+        let _ = crate::fsx::create_private_dir(dir);
+    }
+    let kept = Kept {
+        socket,
+        version,
+        facts: facts.clone(),
+    };
+    if let Ok(text) = serde_json::to_vec(&kept) {
+        let _ = crate::fsx::write_atomic(&file, &text, 0o600);
+    }
+    Some(facts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +172,34 @@ mod tests {
         assert_eq!(
             local_dir("ada", |_| None),
             "/var/tmp/ada/containers/storage"
+        );
+    }
+
+    #[test]
+    fn untraversable_folders() {
+        let modes = |p: &Path| {
+            Some(match p.to_str().unwrap() {
+                "/home/u" => 0o40700,
+                "/home/u/.local" => 0o40700,
+                _ => 0o40755,
+            })
+        };
+        assert_eq!(
+            untraversable_ancestor(Path::new("/home/u/.local/share/containers/storage"), modes),
+            Some(("/home/u".into(), 0o700))
+        );
+        assert_eq!(
+            untraversable_ancestor(Path::new("/var/tmp/u/storage"), modes),
+            None
+        );
+        let hint = permission_hint(Path::new("/home/u/s"), "u", Path::new("/home/u"), 0o700);
+        assert!(
+            hint.starts_with("/home/u (mode 0700) on the way to podman's storage /home/u/s"),
+            "{hint}"
+        );
+        assert!(
+            hint.contains("graphroot = ") && !hint.contains("chmod"),
+            "{hint}"
         );
     }
 }

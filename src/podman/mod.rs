@@ -60,6 +60,11 @@ impl Podman {
         Error::from_api(&self.socket, err)
     }
 
+    /// The socket this client talks to.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
     pub async fn inspect(&self, name: &str) -> Result<Option<Container>> {
         let ep = format!("{API}/libpod/containers/{name}/json");
         match self.client.get_json::<Container>(&ep).await {

@@ -716,3 +716,37 @@ fn gpu_cuda_driver_is_checked_against_the_image_before_create() {
     // An image that names no CUDA is not held to it.
     q.ok(&["up", "--image", BUSYBOX, "--gpu", "0"]);
 }
+
+#[test]
+fn gpu_setup_says_it_writes_no_mig_devices_and_mig_specs_attach_by_uuid() {
+    let _clean = CleanCdi::new();
+    let p = Project::new("gpu-mig");
+    let t = tree(&p, 1).with_mig(0, 1, &[0]);
+    let err = text(&setup(&p, &t).stderr);
+    assert!(
+        err.contains("1 MIG compute instance on /dev/nvidia0: this spec holds whole GPUs only")
+            && err.contains("sudo nvidia-ctk cdi generate"),
+        "{err}"
+    );
+
+    // nvidia-ctk's spec names MIG devices by index and by UUID: `gpu list` shows them, and
+    // `up --gpu` with the UUID attaches one (podman injects its nodes).
+    let uuid = "MIG-3b1e2c4d-1111-5a5a-9c9c-0123456789ab";
+    let spec = format!(
+        "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n- name: \"0:0\"\n  containerEdits:\n    deviceNodes:\n    - path: /dev/zero\n- name: {uuid}\n  containerEdits:\n    deviceNodes:\n    - path: /dev/zero\n    env:\n    - MLENV_TEST_MIG=1\n"
+    );
+    std::fs::write(spec_path(), spec).unwrap();
+    let list = text(&p.ok(&["gpu", "list"]).stdout);
+    assert!(
+        list.contains(&format!("nvidia.com/gpu={uuid}")) && list.contains("nvidia.com/gpu=0:0"),
+        "{list}"
+    );
+    p.ok(&[
+        "up",
+        "--image",
+        BUSYBOX,
+        "--gpu",
+        &format!("nvidia.com/gpu={uuid}"),
+    ]);
+    assert!(pid1_env(&p.name()).contains("MLENV_TEST_MIG=1"));
+}

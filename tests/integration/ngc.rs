@@ -457,6 +457,12 @@ fn first_keepid_start_of_a_big_image_is_announced_once() {
         )) && err.contains("more disk and about"),
         "{err}"
     );
+    // What podman's storage is, kept for the next cold start (no /libpod/info then).
+    let kept: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(p.state.join("mlenv/storage.json")).expect("storage facts kept"),
+    )
+    .unwrap();
+    assert_eq!(kept["facts"]["graph_root"], store["graphRoot"], "{kept}");
     // doctor knows the copy is made now.
     let doctor = p
         .mlenv()

@@ -158,6 +158,27 @@ impl NvidiaTree {
         self
     }
 
+    /// Partitions GPU `minor` with MIG: the driver's capability files for GPU instance
+    /// `gi` and its compute instances `cis` (as `nvidia-smi mig -cgi ... -C` leaves them).
+    #[allow(dead_code)] // not every test crate uses it
+    pub fn with_mig(self, minor: u32, gi: u32, cis: &[u32]) -> NvidiaTree {
+        let base = format!("proc/driver/nvidia/capabilities/gpu{minor}/mig/gi{gi}");
+        write(
+            &self.path(&format!("{base}/access")),
+            &format!("DeviceFileMinor: {}\nDeviceFileMode: 292\n", 3 + gi * 9),
+        );
+        for ci in cis {
+            write(
+                &self.path(&format!("{base}/ci{ci}/access")),
+                &format!(
+                    "DeviceFileMinor: {}\nDeviceFileMode: 292\n",
+                    4 + gi * 9 + ci
+                ),
+            );
+        }
+        self
+    }
+
     /// Removes `proc/driver/nvidia/gpus`, so discovery has to ask nvidia-smi.
     #[allow(dead_code)] // the unit tests of src/nvidia only
     pub fn without_proc_gpus(mut self) -> NvidiaTree {

@@ -254,6 +254,10 @@ pub fn discover(root: &Path) -> Result<Driver, DiscoverError> {
             rootfs::join(root, "/dev/nvidia-uvm").display()
         ));
     }
+    let mig = mig_instances(root);
+    if !mig.is_empty() {
+        notes.push(mig_note(&mig));
+    }
     let libraries = find_libraries(root, &version)?;
     let firmware = find_firmware(root, &version);
     let cdi_hook = find_binary(root, "nvidia-cdi-hook");
@@ -268,6 +272,56 @@ pub fn discover(root: &Path) -> Result<Driver, DiscoverError> {
         cdi_hook,
         notes,
     })
+}
+
+/// Where the driver lists MIG (Multi-Instance GPU) partitions: `gpuN/mig/giG/ciC/access`.
+const CAPABILITIES_DIR: &str = "/proc/driver/nvidia/capabilities";
+
+/// The MIG compute instances the driver lists, as (GPU minor, GPU instance, compute
+/// instance), sorted.
+pub fn mig_instances(root: &Path) -> Vec<(u32, u32, u32)> {
+    let number = |name: &str, prefix: &str| name.strip_prefix(prefix)?.parse::<u32>().ok();
+    let entries = |dir: &Path| -> Vec<String> {
+        fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let base = rootfs::join(root, CAPABILITIES_DIR);
+    let mut out = Vec::new();
+    for gpu in entries(&base) {
+        let Some(g) = number(&gpu, "gpu") else {
+            continue;
+        };
+        let mig = base.join(&gpu).join("mig");
+        for gi in entries(&mig) {
+            let Some(i) = number(&gi, "gi") else { continue };
+            for ci in entries(&mig.join(&gi)) {
+                if let Some(c) = number(&ci, "ci") {
+                    out.push((g, i, c));
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// What `gpu setup` says when GPUs are partitioned with MIG: it writes whole GPUs only, and
+/// a MIG device needs its `/dev/nvidia-caps` nodes and NVML's numbering, which nvidia-ctk has.
+pub fn mig_note(instances: &[(u32, u32, u32)]) -> String {
+    let mut gpus: Vec<u32> = instances.iter().map(|i| i.0).collect();
+    gpus.dedup();
+    let shown: Vec<String> = gpus.iter().map(|g| format!("/dev/nvidia{g}")).collect();
+    format!(
+        "{} MIG compute instance{} on {}: this spec holds whole GPUs only, and a process on a MIG-enabled GPU sees no MIG device through it. For MIG devices, generate the spec with nvidia-ctk (toolkit 1.12 or later: `sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`), which names each one by index (nvidia.com/gpu=0:0) and by its MIG UUID; `mlenv gpu list` then shows them, and `mlenv up --gpu nvidia.com/gpu=0:0` attaches one",
+        instances.len(),
+        if instances.len() == 1 { "" } else { "s" },
+        shown.join(", ")
+    )
 }
 
 /// The loaded driver's version from `<root>/proc/driver/nvidia/version`; `None` when the
@@ -882,5 +936,32 @@ mod tests {
             driver.notes
         );
         assert_eq!(driver.cdi_hook, Some(tree.path("usr/bin/nvidia-cdi-hook")));
+    }
+
+    #[test]
+    fn mig_partitions_are_found_and_said() {
+        let tmp = tempfile::tempdir().unwrap();
+        let tree = NvidiaTree::new(tmp.path(), 2, "550.54.15")
+            .with_mig(0, 1, &[0, 1])
+            .with_mig(1, 2, &[0]);
+        assert_eq!(
+            mig_instances(tree.root()),
+            [(0, 1, 0), (0, 1, 1), (1, 2, 0)]
+        );
+        let driver = discover(tree.root()).unwrap();
+        let note = driver.notes.iter().find(|n| n.contains("MIG")).unwrap();
+        assert!(
+            note.starts_with("3 MIG compute instances on /dev/nvidia0, /dev/nvidia1: this spec holds whole GPUs only")
+                && note.contains("nvidia-ctk cdi generate")
+                && note.contains("nvidia.com/gpu=0:0"),
+            "{note}"
+        );
+        let plain = NvidiaTree::new(&tmp.path().join("plain"), 1, "550.54.15");
+        assert!(mig_instances(plain.root()).is_empty());
+        assert!(discover(plain.root())
+            .unwrap()
+            .notes
+            .iter()
+            .all(|n| !n.contains("MIG")));
     }
 }

@@ -91,6 +91,48 @@ pub fn sub_ids(
         .collect();
     let facts = json!({ "file": file, "ranges": ranges, "total": total, "podman_mapped": mapped });
     let what = ids.what();
+    // No line in the file, yet podman maps IDs: they come from elsewhere (SSSD or FreeIPA
+    // through nsswitch's subid, or /etc/subid.d); what podman maps is what counts.
+    if total == 0 {
+        match mapped {
+            Some(m) if m >= WANTED_IDS => {
+                return Check::new(
+                    name,
+                    Level::Ok,
+                    format!(
+                        "{user} has no line in {}, but podman maps {m} subordinate {what} (from SSSD/FreeIPA or another subid source)",
+                        file.display()
+                    ),
+                )
+                .facts(facts)
+            }
+            Some(0) => {
+                return Check::new(
+                    name,
+                    Level::Warn,
+                    format!(
+                        "{user} has no subordinate {what} (none in {}, and podman maps only your own): keep-id and images with files of other owners fail; `mlenv up --no-user-mapping` still works (root inside is you outside)",
+                        file.display()
+                    ),
+                )
+                .fix(usermod_fix(user))
+                .facts(facts)
+            }
+            Some(m) => {
+                return Check::new(
+                    name,
+                    Level::Warn,
+                    format!(
+                        "{user} has no line in {}, and podman maps only {m} subordinate {what} (from SSSD/FreeIPA or another source): fewer than {WANTED_IDS}, so images with files owned by higher IDs fail to pull",
+                        file.display()
+                    ),
+                )
+                .fix(usermod_fix(user))
+                .facts(facts)
+            }
+            None => {}
+        }
+    }
     if total == 0 {
         return Check::new(
             name,

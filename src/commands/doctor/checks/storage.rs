@@ -234,3 +234,27 @@ pub fn filesystems(
     }
     Check::new(NAME, Level::Ok, notes.join("; ")).facts(facts)
 }
+
+/// A folder on the way to podman's storage that other users may not enter: harmless with
+/// runc (as on this project's CI), fatal for keep-id with crun ("Permission denied",
+/// podman#25189). Said as a fact, with the way out should starts fail.
+pub fn storage_path_modes(graph_root: &Path, blocked: Option<(&Path, u32)>, fix: &str) -> Check {
+    const NAME: &str = "storage path";
+    match blocked {
+        None => Check::new(
+            NAME,
+            Level::Ok,
+            format!("every folder on the way to {} can be entered by the container's root", graph_root.display()),
+        ),
+        Some((folder, mode)) => Check::new(
+            NAME,
+            Level::Info,
+            format!(
+                "{} (mode {mode:04o}) on the way to podman's storage cannot be entered by other users, which the container's root is under keep-id: some OCI runtimes (crun) then fail keep-id starts with \"Permission denied\"",
+                folder.display()
+            ),
+        )
+        .fix(format!("if `mlenv up` fails so: {fix}")),
+    }
+    .facts(json!({"graph_root": graph_root, "blocked": blocked.map(|b| b.0), "mode": blocked.map(|b| format!("{:04o}", b.1))}))
+}

@@ -157,6 +157,10 @@ fn subordinate_id_ranges() {
         (Ok(text), "erin", 1005, None, Level::Fail, "erin has no subordinate UIDs in /etc/subuid"),
         (Ok(""), "erin", 1005, None, Level::Fail, "no subordinate"),
         (Ok(text), "alice", 1001, Some(0), Level::Warn, "maps only 0"),
+        // SSSD/FreeIPA: no line in the file, the IDs come through nsswitch; podman's word counts.
+        (Ok(text), "ipa-user", 1006, Some(65536), Level::Ok, "no line in /etc/subuid, but podman maps 65536 subordinate UIDs"),
+        (Ok(""), "ipa-user", 1006, Some(0), Level::Warn, "`mlenv up --no-user-mapping` still works"),
+        (Ok(""), "ipa-user", 1006, Some(1000), Level::Warn, "podman maps only 1000 subordinate UIDs"),
         (Err("Permission denied".into()), "alice", 1001, None, Level::Warn, "cannot read /etc/subuid"),
         (Ok(""), "root", 0, None, Level::Info, "running as root"),
     ];
@@ -705,4 +709,18 @@ fn filesystem_rules() {
         "{}",
         fine.message
     );
+}
+
+#[test]
+fn storage_path_states() {
+    let g = Path::new("/home/u/.local/share/containers/storage");
+    assert_eq!(storage_path_modes(g, None, "x").level, Level::Ok);
+    let c = storage_path_modes(g, Some((Path::new("/home/u"), 0o700)), "move it");
+    assert_eq!(c.level, Level::Info);
+    assert!(
+        c.message.starts_with("/home/u (mode 0700) on the way"),
+        "{}",
+        c.message
+    );
+    assert_eq!(c.fix.as_deref(), Some("if `mlenv up` fails so: move it"));
 }
