@@ -99,5 +99,42 @@ if [[ -n $name ]]; then
 fi
 
 as_u podman rm -a -f -t 0 >/dev/null 2>&1 || true
+
+# ------------------------------------------- storage on a network filesystem --
+# A FUSE mount (fuse-overlayfs, as the user) stands in for NFS or Lustre under podman's
+# storage (vfs: it works on any filesystem, so the service starts there).
+NET=$HOME_U/netstore
+as_u fusermount3 -u "$NET/mnt" >/dev/null 2>&1 || true
+rm -rf "$NET"
+as_u mkdir -p "$NET/lower" "$NET/upper" "$NET/work" "$NET/mnt"
+as_u fuse-overlayfs -o "lowerdir=$NET/lower,upperdir=$NET/upper,workdir=$NET/work" "$NET/mnt"
+# A first pull under the local storage records what podman's storage is (mlenv keeps it to
+# spare the next cold start a /libpod/info); moving the storage must make that record stale.
+as_u mlenv service start >/dev/null 2>&1 || true
+as_u sh -c "cd '$PROJECT' && mlenv up --image 127.0.0.1:5000/mlenv-test/busybox:pull --gpu none" >/dev/null 2>&1 || true
+check "mlenv kept podman's storage facts" test -s "$HOME_U/.local/state/mlenv/storage.json"
+as_u mlenv service stop >/dev/null 2>&1 || true
+as_u podman rm -a -f -t 0 >/dev/null 2>&1 || true
+CONF=$HOME_U/.config/containers/storage.conf
+cp "$CONF" "$CONF.orig"
+printf '[storage]\ndriver = "vfs"\ngraphroot = "%s"\n' "$NET/mnt/storage" >"$CONF"
+chown "$U:$U" "$CONF"
+out=$(as_u mlenv service start 2>&1) && rc=0 || rc=$?
+check "a service with its storage on a FUSE mount starts (rc $rc): $(tail -n 1 <<<"$out")" test "$rc" -eq 0
+check "podman itself says its storage is there" \
+    test "$(curl -s --unix-socket "$SOCK" http://d/v4.0.0/libpod/info | python3 -c 'import json,sys; print(json.load(sys.stdin)["store"]["graphRoot"])')" = "$NET/mnt/storage"
+out=$(as_u sh -c "cd '$PROJECT' && mlenv up --image 127.0.0.1:5000/mlenv-test/busybox:pull --gpu none" 2>&1) && rc=0 || rc=$?
+check "mlenv up refuses the first pull onto it (rc $rc)" test "$rc" -ne 0
+check "naming the filesystem and the storage.conf fix: $(tail -n 1 <<<"$out" | cut -c1-160)" \
+    eval "grep -q 'is on a FUSE filesystem' <<<\"\$out\" && grep -q 'graphroot = ' <<<\"\$out\""
+check "nothing was pulled or created" \
+    test -z "$(curl -s --unix-socket "$SOCK" 'http://d/v4.0.0/libpod/containers/json?all=true' | python3 -c 'import json,sys; print("".join(c["Names"][0] for c in json.load(sys.stdin)))')"
+out=$(as_u sh -c "cd '$PROJECT' && mlenv doctor" 2>&1) || true
+check "doctor fails the storage's filesystem" grep -q "✖ filesystems: podman's storage $NET/mnt/storage is on a FUSE filesystem" <<<"$out"
+as_u mlenv service stop >/dev/null 2>&1 || true
+mv -f "$CONF.orig" "$CONF"
+as_u fusermount3 -u "$NET/mnt" || true
+as_u podman unshare rm -rf "$NET" 2>/dev/null || rm -rf "$NET"
+
 echo "$passed passed, $failed failed"
 ((failed == 0))

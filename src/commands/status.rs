@@ -39,6 +39,9 @@ pub struct Status {
     /// Why `gpu_usage` is empty although GPUs are attached to a running container.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu_usage_error: Option<String>,
+    /// MIG devices the container sees (`nvidia-smi -L`), by UUID.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mig_devices: Vec<MigDevice>,
     /// The systemd user unit that brings the environment back after a reboot.
     pub autostart: Autostart,
     /// Servers `mlenv jupyter` / `mlenv tensorboard` started that answer now.
@@ -58,6 +61,52 @@ pub struct Autostart {
     pub failed: Option<crate::systemd::Failure>,
     /// The container is gone but mlenv kept its settings: `mlenv up` brings it back.
     pub settings_kept: bool,
+}
+
+/// One MIG device as `nvidia-smi -L` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigDevice {
+    /// The index of the GPU it is a part of.
+    pub gpu: u32,
+    /// Its profile, e.g. `1g.10gb`.
+    pub profile: String,
+    /// Its index on that GPU.
+    pub device: u32,
+    pub uuid: String,
+}
+
+/// The MIG devices in `nvidia-smi -L` output: `  MIG 1g.10gb Device 0: (UUID: MIG-...)`
+/// lines under their GPU's `GPU 0: ... (UUID: GPU-...)` line.
+pub fn parse_mig(list: &str) -> Vec<MigDevice> {
+    let mut gpu = None;
+    let mut out = Vec::new();
+    for line in list.lines() {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("GPU ") {
+            gpu = rest.split(':').next().and_then(|n| n.trim().parse().ok());
+        } else if let (Some(rest), Some(g)) = (t.strip_prefix("MIG "), gpu) {
+            let mut words = rest.split_whitespace();
+            let profile = words.next().unwrap_or_default().to_string();
+            let device = rest
+                .split("Device")
+                .nth(1)
+                .and_then(|d| d.split(':').next())
+                .and_then(|d| d.trim().parse().ok());
+            let uuid = rest
+                .split("UUID:")
+                .nth(1)
+                .map(|u| u.trim().trim_end_matches(')').trim().to_string());
+            if let (Some(device), Some(uuid)) = (device, uuid) {
+                out.push(MigDevice {
+                    gpu: g,
+                    profile,
+                    device,
+                    uuid,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// One GPU as nvidia-smi reports it. Values nvidia-smi cannot give (`[N/A]`, as on MIG
@@ -124,7 +173,16 @@ pub async fn run(cfg: &Config, podman: &Podman, json: bool) -> Result<()> {
     // nvidia-smi answers only for NVIDIA's devices; other kinds cost no exec.
     if status.running && status.gpus.iter().any(|g| is_nvidia(g)) {
         match gpu_usage(podman, &cfg.project.container).await {
-            Ok(usage) => status.gpu_usage = usage,
+            Ok(usage) => {
+                // MIG slices show as their GPU with n/a values; their own UUIDs are in -L.
+                if usage.iter().any(|u| u.utilization_percent.is_none()) {
+                    let argv = ["nvidia-smi".to_string(), "-L".to_string()];
+                    if let Ok(o) = podman.capture(&cfg.project.container, &argv).await {
+                        status.mig_devices = parse_mig(&String::from_utf8_lossy(&o.stdout));
+                    }
+                }
+                status.gpu_usage = usage
+            }
             Err(why) => status.gpu_usage_error = Some(why),
         }
     }
@@ -156,6 +214,7 @@ fn build(cfg: &Config, c: Option<&Container>, now: i64) -> Result<Status> {
         gpus: vec![],
         gpu_usage: vec![],
         gpu_usage_error: None,
+        mig_devices: vec![],
         autostart: Autostart {
             enabled: false,
             unit: None,
@@ -311,6 +370,12 @@ fn render(s: &Status) -> String {
         row(&mut out, "GPUs:", &gpus);
         if s.running && s.gpus.iter().any(|g| is_nvidia(g)) {
             out.push_str(&gpu_table(&s.gpu_usage, s.gpu_usage_error.as_deref()));
+            for m in &s.mig_devices {
+                out.push_str(&format!(
+                    "           MIG {} (device {} of GPU {}): {}\n",
+                    m.profile, m.device, m.gpu, m.uuid
+                ));
+            }
         }
         let autostart = match (&s.autostart.unit, s.autostart.enabled) {
             (Some(u), true) => format!("after reboot ({})", u.display()),
@@ -474,5 +539,28 @@ mod tests {
         ] {
             assert_eq!(is_nvidia(name), want, "{name}");
         }
+    }
+
+    #[test]
+    fn mig_devices_from_nvidia_smi_list() {
+        let list = "GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-5fb3)\n  MIG 1g.5gb      Device  0: (UUID: MIG-aaaa-1111)\n  MIG 2g.10gb     Device  1: (UUID: MIG-bbbb-2222)\nGPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-6fb3)\n";
+        assert_eq!(
+            parse_mig(list),
+            [
+                MigDevice {
+                    gpu: 0,
+                    profile: "1g.5gb".into(),
+                    device: 0,
+                    uuid: "MIG-aaaa-1111".into()
+                },
+                MigDevice {
+                    gpu: 0,
+                    profile: "2g.10gb".into(),
+                    device: 1,
+                    uuid: "MIG-bbbb-2222".into()
+                },
+            ]
+        );
+        assert!(parse_mig("GPU 0: T4 (UUID: GPU-1)\n").is_empty());
     }
 }

@@ -107,7 +107,34 @@ pub struct StorageFacts {
 struct Kept {
     socket: String,
     version: String,
+    /// The storage.conf files podman reads, each with its modification time: moving storage
+    /// (as doctor advises) edits one of them, which makes the record stale.
+    configs: Vec<(String, Option<u64>)>,
     facts: StorageFacts,
+}
+
+/// The storage.conf files that can change where podman's storage is, with their mtimes.
+fn storage_configs() -> Vec<(String, Option<u64>)> {
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    if let Some(f) = std::env::var_os("CONTAINERS_STORAGE_CONF") {
+        files.push(f.into());
+    }
+    if let Some(config) = crate::dirs::base(crate::dirs::Base::Config) {
+        files.push(config.join("containers/storage.conf"));
+    }
+    files.push("/etc/containers/storage.conf".into());
+    files.push("/usr/share/containers/storage.conf".into());
+    files
+        .into_iter()
+        .map(|f| {
+            let mtime = std::fs::metadata(&f)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos() as u64);
+            (f.display().to_string(), mtime)
+        })
+        .collect()
 }
 
 impl From<&crate::podman::ServiceInfo> for StorageFacts {
@@ -128,9 +155,13 @@ pub async fn storage_facts(podman: &crate::podman::Podman) -> Option<StorageFact
     let file = crate::project::state_root().ok()?.join("storage.json");
     let socket = podman.socket().display().to_string();
     let version = podman.version().await.ok()?;
+    let configs = storage_configs();
     if let Ok(bytes) = std::fs::read(&file) {
         if let Ok(k) = serde_json::from_slice::<Kept>(&bytes) {
-            if k.socket == socket && k.version == version && Path::new(&k.facts.graph_root).is_dir()
+            if k.socket == socket
+                && k.version == version
+                && k.configs == configs
+                && Path::new(&k.facts.graph_root).is_dir()
             {
                 return Some(k.facts);
             }
@@ -143,6 +174,7 @@ pub async fn storage_facts(podman: &crate::podman::Podman) -> Option<StorageFact
     let kept = Kept {
         socket,
         version,
+        configs,
         facts: facts.clone(),
     };
     if let Ok(text) = serde_json::to_vec(&kept) {

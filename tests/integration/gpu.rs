@@ -729,6 +729,19 @@ fn gpu_setup_says_it_writes_no_mig_devices_and_mig_specs_attach_by_uuid() {
         "{err}"
     );
 
+    // status shows the MIG device the container sees by its UUID (nvidia-smi -L inside).
+    p.ok(&["up", "--image", BUSYBOX, "--gpu", "0"]);
+    let uuid0 = NvidiaTree::mig_uuid(0, 1, 0);
+    let status: serde_json::Value =
+        serde_json::from_slice(&p.ok(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(status["mig_devices"][0]["uuid"], uuid0.as_str(), "{status}");
+    let shown = text(&p.ok(&["status"]).stdout);
+    assert!(
+        shown.contains(&format!("MIG 1g.10gb (device 0 of GPU 0): {uuid0}")),
+        "{shown}"
+    );
+    p.ok(&["rm", "-f"]);
+
     // nvidia-ctk's spec names MIG devices by index and by UUID: `gpu list` shows them, and
     // `up --gpu` with the UUID attaches one (podman injects its nodes).
     let uuid = "MIG-3b1e2c4d-1111-5a5a-9c9c-0123456789ab";

@@ -80,6 +80,8 @@ pub struct NvidiaTree {
     /// Set by [`NvidiaTree::with_host_nodes`]: (targets for GPU nodes, target for control nodes).
     host_nodes: Option<(Vec<String>, String)>,
     proc_gpus: bool,
+    /// MIG compute instances, as (GPU minor, GPU instance, compute instance).
+    mig: Vec<(u32, u32, u32)>,
 }
 
 impl NvidiaTree {
@@ -105,6 +107,7 @@ impl NvidiaTree {
             gpus,
             host_nodes: None,
             proc_gpus: true,
+            mig: Vec::new(),
         };
         tree.write_version();
         tree.write_gpus();
@@ -161,7 +164,7 @@ impl NvidiaTree {
     /// Partitions GPU `minor` with MIG: the driver's capability files for GPU instance
     /// `gi` and its compute instances `cis` (as `nvidia-smi mig -cgi ... -C` leaves them).
     #[allow(dead_code)] // not every test crate uses it
-    pub fn with_mig(self, minor: u32, gi: u32, cis: &[u32]) -> NvidiaTree {
+    pub fn with_mig(mut self, minor: u32, gi: u32, cis: &[u32]) -> NvidiaTree {
         let base = format!("proc/driver/nvidia/capabilities/gpu{minor}/mig/gi{gi}");
         write(
             &self.path(&format!("{base}/access")),
@@ -175,8 +178,18 @@ impl NvidiaTree {
                     4 + gi * 9 + ci
                 ),
             );
+            self.mig.push((minor, gi, *ci));
         }
+        // nvidia-smi -L lists them now.
+        self.write_binaries();
         self
+    }
+
+    /// The UUID the fake nvidia-smi gives MIG compute instance `ci` of GPU instance `gi`
+    /// on GPU `minor`.
+    #[allow(dead_code)] // not every test crate uses it
+    pub fn mig_uuid(minor: u32, gi: u32, ci: u32) -> String {
+        format!("MIG-{minor:08x}-{gi:04x}-{ci:04x}-9c9c-0123456789ab")
     }
 
     /// Removes `proc/driver/nvidia/gpus`, so discovery has to ask nvidia-smi.
@@ -399,13 +412,29 @@ impl NvidiaTree {
                 "{i}, {}, 0000{}, {}\n",
                 gpu.uuid, gpu.pci_bus_id, gpu.model
             ));
+            // A MIG-enabled GPU has no utilization of its own: nvidia-smi says [N/A].
+            let utilization = if self.mig.iter().any(|m| m.0 as usize == i as usize) {
+                "[N/A]".to_string()
+            } else {
+                (37 + i).to_string()
+            };
             metrics.push_str(&format!(
-                "{i}, {}, {}, {}, {MEMORY_TOTAL_MIB}\n",
+                "{i}, {}, {utilization}, {}, {MEMORY_TOTAL_MIB}\n",
                 gpu.model,
-                37 + i,
                 1024 * (i + 1)
             ));
             list.push_str(&format!("GPU {i}: {} (UUID: {})\n", gpu.model, gpu.uuid));
+            for (n, (minor, gi, ci)) in self
+                .mig
+                .iter()
+                .filter(|m| m.0 as usize == i as usize)
+                .enumerate()
+            {
+                list.push_str(&format!(
+                    "  MIG 1g.10gb     Device  {n}: (UUID: {})\n",
+                    Self::mig_uuid(*minor, *gi, *ci)
+                ));
+            }
         }
         let v = &self.version;
         format!(
