@@ -577,4 +577,29 @@ fn doctor_names_the_filesystems_and_warns_of_a_project_on_fuse() {
     if kind == "ext2/ext3" {
         assert_eq!(fs["facts"]["graph_fs"], "ext4", "{fs:#}");
     }
+
+    // The folders on the way to the storage, as the filesystem has their modes: the first
+    // one other users may not enter is named (keep-id's root is another user).
+    let canonical = std::fs::canonicalize(&graph).unwrap();
+    let mut ancestors: Vec<&Path> = canonical.ancestors().collect();
+    ancestors.reverse();
+    let closed = ancestors
+        .into_iter()
+        .find(|a| std::fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o001 == 0));
+    let modes = find(&v, "storage path");
+    match closed {
+        Some(folder) => {
+            assert_eq!(modes["level"], "info", "{modes:#}");
+            assert_eq!(
+                modes["facts"]["blocked"],
+                folder.to_str().unwrap(),
+                "{modes:#}"
+            );
+            assert!(
+                modes["fix"].as_str().unwrap().contains("graphroot = "),
+                "{modes:#}"
+            );
+        }
+        None => assert_eq!(modes["level"], "ok", "{modes:#}"),
+    }
 }
