@@ -93,6 +93,8 @@ impl Environment {
 pub struct RequirementsPlan {
     pub file: String,
     pub inputs: Vec<String>,
+    /// pip keeps the image's pins (`pip-constraints = "image"`, the default).
+    pub image_constraints: bool,
 }
 
 /// Longest base name: the longest suffix (`-project`) keeps every object name within
@@ -214,7 +216,7 @@ for f in {inputs}; do
 done
 key=$(python3 -c '
 import hashlib, struct, sys
-h = hashlib.sha256(b"mlenv-requirements-v1\0" + sys.argv[1].encode() + b"\0")
+h = hashlib.sha256(b"mlenv-requirements-v1\0" + sys.argv[1].encode(){suffix} + b"\0")
 for p in sys.argv[2:]:
     b = open(p, "rb").read()
     h.update(p.encode() + b"\0" + struct.pack("<Q", len(b)) + b)
@@ -228,11 +230,22 @@ if [ -f "$record" ] && IFS= read -r last < "$record" && [ "$last" = "$key" ]; th
 fi
 rm -f "$record"
 echo "mlenv: installing requirements from {file_shown} (sha256 $short)"
-python3 -m pip install --user -r {file}
+{no_pins}python3 -m pip install --user -r {file}
 printf '%s\n%s\n' "$key" {file} > "$record"
 "#,
         inputs = inputs.join(" "),
         file_shown = req.file.replace(['"', '$', '`', '\\'], "_"),
+        // As `Requirements::key` keys an install without the image's pins, and as `up` runs it.
+        suffix = if req.image_constraints {
+            ""
+        } else {
+            r#" + b"\0without-image-constraints""#
+        },
+        no_pins = if req.image_constraints {
+            ""
+        } else {
+            "PIP_CONSTRAINT= "
+        },
     )
 }
 
@@ -326,6 +339,7 @@ mod tests {
         ];
         let want = crate::requirements::key(&inputs, "sha256img");
         let plan = RequirementsPlan {
+            image_constraints: true,
             file: a.display().to_string(),
             inputs: vec![a.display().to_string(), b.display().to_string()],
         };
@@ -350,6 +364,36 @@ mod tests {
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), want);
+
+        // Without the image's pins: the key `up` makes then, and pip told so.
+        let mut requirements =
+            crate::requirements::Requirements::read(&a, dir.path(), false).unwrap();
+        requirements.image_constraints = false;
+        let want = requirements.key("sha256img");
+        let plan = RequirementsPlan {
+            image_constraints: false,
+            ..plan
+        };
+        let script = install_script(&plan);
+        assert!(
+            script.contains("PIP_CONSTRAINT= python3 -m pip install"),
+            "{script}"
+        );
+        let program = script
+            .split("python3 -c '")
+            .nth(1)
+            .unwrap()
+            .split('\'')
+            .next()
+            .unwrap();
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(program)
+            .arg("sha256img")
+            .args(&plan.inputs)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), want);
     }
 
     fn which(cmd: &str) -> Result<PathBuf, ()> {
@@ -359,6 +403,7 @@ mod tests {
     #[test]
     fn install_script_parses_and_quotes_paths() {
         let plan = RequirementsPlan {
+            image_constraints: true,
             file: "/p/my reqs.txt".into(),
             inputs: vec!["/p/my reqs.txt".into(), "/p/it's.txt".into()],
         };
@@ -388,6 +433,7 @@ mod tests {
         std::fs::write(&present, "six\n").unwrap();
         let missing = dir.path().join("constraints.txt");
         let plan = RequirementsPlan {
+            image_constraints: true,
             file: present.to_string_lossy().into_owned(),
             inputs: vec![
                 present.to_string_lossy().into_owned(),

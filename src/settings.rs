@@ -262,7 +262,7 @@ pub fn show_memory(m: Option<u64>) -> String {
 
 pub fn show_shm(s: Option<u64>) -> String {
     s.map_or_else(
-        || format!("{} (default)", format_memory(crate::limits::DEFAULT_SHM)),
+        || "half the host's memory (the default)".to_string(),
         format_memory,
     )
 }

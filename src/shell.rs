@@ -24,7 +24,12 @@ pub fn quote(s: &str) -> String {
 /// every script of /opt/nvidia/entrypoint.d each time; the file costs one `.` of a short
 /// script. `BASH_ENV` needs nothing from mlenv: bash reads it itself whenever a command
 /// starts one.
-pub const IMAGE_SETUP: &str = "if [ -n \"${ENV:-}\" ] && [ -r \"$ENV\" ]; then . \"$ENV\"; fi";
+///
+/// Only an absolute path to a readable file: `.` looks a name without a slash up in PATH,
+/// and an `ENV=test` from a project's `.env` (a common name there) must not make every
+/// command source /usr/bin/test.
+pub const IMAGE_SETUP: &str =
+    "case \"${ENV:-}\" in /*) if [ -f \"$ENV\" ] && [ -r \"$ENV\" ]; then . \"$ENV\"; fi ;; esac";
 
 /// `script` preceded by [`IMAGE_SETUP`], on a line of its own so that the script's own
 /// first line is parsed as it was written.
@@ -60,6 +65,12 @@ mod tests {
         assert_eq!(run(&[]), (Some(0), "\n".into()));
         assert_eq!(run(&[("ENV", "/nonexistent")]), (Some(0), "\n".into()));
         assert_eq!(run(&[("X", "given")]), (Some(0), "given\n".into()));
+        // A relative name (a project's ENV=test) or a folder is not sourced.
+        assert_eq!(
+            run(&[("ENV", "test"), ("PATH", "/usr/bin:/bin")]),
+            (Some(0), "\n".into())
+        );
+        assert_eq!(run(&[("ENV", "/tmp")]), (Some(0), "\n".into()));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

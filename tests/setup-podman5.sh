@@ -394,7 +394,10 @@ start_service() {
     log "starting podman 5 service on $SOCK"
     # setsid + nohup: it outlives this script; stdin from /dev/null holds no pipe open.
     # shellcheck disable=SC2016 # expanded by the inner sh
-    "$P5" sh -c 'mkdir -p "${1%/*}" && rm -f "$1" &&
+    # From /: tests/podman5 starts in the caller's folder, and a CI clone removed later
+    # leaves the service (and every conmon it forks) in a deleted folder, where conmon
+    # fails ("Failed to get working directory").
+    "$P5" sh -c 'cd / && mkdir -p "${1%/*}" && rm -f "$1" &&
         { setsid nohup podman system service --time=0 "unix://$1" >>"$2" 2>&1 </dev/null &
           echo $! >"$3"; }' sh "$SOCK" "$SERVICE_LOG" "$SERVICE_PIDFILE"
     wait_for "podman 5 service" "$(<"$SERVICE_PIDFILE")" ping5 "$SERVICE_LOG"
@@ -402,6 +405,11 @@ start_service() {
 if ((CONFIG_CHANGED)) && p=$(service_pid); then
     # The service reads containers.conf only when it starts.
     log "config changed: restarting the podman 5 service"
+    kill_pid "$p"
+fi
+# A service whose working folder is gone answers, but every container start fails.
+if p=$(service_pid) && [[ $(readlink "/proc/$p/cwd" 2>/dev/null) == *" (deleted)" ]]; then
+    log "the podman 5 service runs in a deleted folder: restarting it"
     kill_pid "$p"
 fi
 if ping5; then

@@ -108,6 +108,7 @@ async fn environment(cfg: &Config, podman: &Podman, export: &Export) -> Result<E
             .iter()
             .map(|(p, _)| p.to_string_lossy().into_owned())
             .collect(),
+        image_constraints: r.image_constraints,
     });
     Ok(Environment {
         container: name.clone(),

@@ -134,11 +134,48 @@ async fn start(sock: &Path, dir: &Path, podman: &Podman) -> Result<()> {
     let program = crate::fsx::which("podman")
         .ok_or_else(|| eyre!("podman is not installed (not found in PATH)"))?;
     crate::fsx::create_private_dir(dir)?;
+    // One start at a time: a second would overwrite the first one's pid file.
+    let file = std::fs::File::create(dir.join("lock"))
+        .wrap_err_with(|| format!("cannot create {}", dir.join("lock").display()))?;
+    // Held until this start has its answer.
+    let _lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
+        .wrap_err("cannot lock mlenv's service folder")?;
+    if answers(podman).await {
+        ui::success(&format!(
+            "podman's API service already answers on {}",
+            sock.display()
+        ));
+        return Ok(());
+    }
+    let uid = nix::unistd::getuid().as_raw();
+    if let Some(runtime) = runtime_dir_for(sock) {
+        // In /tmp anyone could have made the folder first, to listen for our requests.
+        if runtime.starts_with("/tmp") {
+            if runtime.exists() && !crate::podman::private_dir_of(&runtime, uid) {
+                return Err(eyre!(
+                    "{} is not a private folder of yours (another user may have made it); remove it, or start the service with XDG_RUNTIME_DIR set to a folder of your own",
+                    runtime.display()
+                ));
+            }
+            crate::fsx::create_private_dir(&runtime)?;
+        }
+    }
     if let Some(parent) = sock.parent() {
         crate::fsx::create_private_dir(parent)?;
     }
-    // A socket file nothing answers on is a leftover of a service that died.
-    let _ = std::fs::remove_file(sock);
+    // A socket file nothing listens on is a leftover of a service that died; one that
+    // accepts (a systemd socket still activating its service) is not ours to remove.
+    if let Err(e) = std::os::unix::net::UnixStream::connect(sock) {
+        if e.kind() == std::io::ErrorKind::ConnectionRefused {
+            let _ = std::fs::remove_file(sock);
+        }
+    } else {
+        return Err(eyre!(
+            "{} accepts connections but does not answer as podman's API; is another service starting there?",
+            sock.display()
+        ));
+    }
     let log_path = dir.join("log");
     let mut log = std::fs::OpenOptions::new()
         .create(true)
@@ -153,6 +190,9 @@ async fn start(sock: &Path, dir: &Path, podman: &Podman) -> Result<()> {
     )?;
     let mut command = std::process::Command::new(&program);
     command
+        // Not the caller's folder: if it is removed later, every conmon the service forks
+        // fails ("Failed to get working directory").
+        .current_dir("/")
         .args(["system", "service", "--time=0"])
         .arg(format!("unix://{}", sock.display()))
         .stdin(std::process::Stdio::null())

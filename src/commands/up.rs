@@ -220,15 +220,19 @@ async fn install_requirements(
     .await?;
     if code != 0 {
         let conflicts = crate::requirements::pin_conflicts(&output);
-        if !conflicts.is_empty() {
-            // Which file pins them: the image's PIP_CONSTRAINT (looked up only now).
-            let pins = podman
+        // The image's pins are to blame only when they were on and the image has some
+        // (a `-c` file of the project's own is the project's).
+        let image_pins = if req.image_constraints && !conflicts.is_empty() {
+            podman
                 .image(image_id)
                 .await
                 .ok()
                 .and_then(|i| i.env("PIP_CONSTRAINT").map(str::to_string))
-                .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| "the image's pip constraints".into());
+                .filter(|p| !p.trim().is_empty())
+        } else {
+            None
+        };
+        if let Some(pins) = image_pins {
             let each: Vec<String> = conflicts
                 .iter()
                 .map(|c| {
@@ -405,6 +409,12 @@ async fn create_and_start(
     let name = &cfg.project.container;
     // `auto` host ports are picked now and recorded with the container, so they stay.
     let mut settings = settings.clone();
+    // A kept `auto` port someone took since is picked afresh: that is what `auto` is for.
+    for p in settings.ports.iter_mut() {
+        if p.auto && p.host_port != 0 && crate::ports::in_use(p) {
+            p.host_port = 0;
+        }
+    }
     crate::ports::assign_auto(&mut settings.ports).map_err(|e| eyre!(e))?;
     let settings = &settings;
     ensure_image(podman, &settings.image).await?;

@@ -40,7 +40,22 @@ pub async fn body_for(
              root) or use --ipc private (ipc = \"private\" in mlenv.toml) with --shm-size",
         ));
     }
-    let host = host_facts(project, settings.home, rootless)?;
+    let host = host_facts(
+        project,
+        settings.home,
+        settings.user_mapping,
+        rootless,
+        podman.socket(),
+    )?;
+    if rootless {
+        // The service's limits, which Config's check of this process's could not see.
+        crate::limits::check_rootless_ulimits(&settings.ulimits, |n| match n {
+            "memlock" => host.memlock_hard,
+            "stack" => host.stack_hard,
+            other => crate::limits::own_hard_limit(other),
+        })
+        .map_err(crate::error::invalid)?;
+    }
     let mut body = create_body(
         project,
         project.dir_str()?,
@@ -58,11 +73,35 @@ pub async fn body_for(
 
 /// The host side of HOME and the limits, with an isolated home's folders made (podman
 /// refuses a bind mount whose source is missing).
-fn host_facts(project: &Project, home: Home, rootless: bool) -> Result<HostFacts> {
-    let home_dir = crate::dirs::home_dir().map_err(crate::error::invalid)?;
+/// The lower of this process's hard limit and the podman service's (whose containers
+/// inherit its limits; at boot the user manager's, which is the listener when socket
+/// activation runs the service): no container must ask for more than either allows.
+fn hard_limit(socket: &std::path::Path, name: &str) -> Option<u64> {
+    let own = crate::limits::own_hard_limit(name);
+    let service = crate::podman::listener_hard_limit(socket, name).unwrap_or(own);
+    match (own, service) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn host_facts(
+    project: &Project,
+    home: Home,
+    user_mapping: bool,
+    rootless: bool,
+    socket: &std::path::Path,
+) -> Result<HostFacts> {
+    // The image's own user (--no-user-mapping) keeps the image's home: HOME need not be
+    // usable on the host then.
+    let home_dir = if user_mapping {
+        crate::dirs::home_dir().map_err(crate::error::invalid)?
+    } else {
+        std::path::PathBuf::from("/")
+    };
     let cache =
         crate::dirs::base(crate::dirs::Base::Cache).unwrap_or_else(|| home_dir.join(".cache"));
-    if home == Home::Isolated {
+    if user_mapping && home == Home::Isolated {
         crate::fsx::create_private_dir(&isolated_home(project))?;
         crate::fsx::create_private_dir(&cache)?;
     }
@@ -86,8 +125,8 @@ fn host_facts(project: &Project, home: Home, rootless: bool) -> Result<HostFacts
         user_name,
         cache: text(&cache)?,
         dotfiles,
-        memlock_hard: crate::limits::own_hard_limit("memlock"),
-        stack_hard: crate::limits::own_hard_limit("stack"),
+        memlock_hard: hard_limit(socket, "memlock"),
+        stack_hard: hard_limit(socket, "stack"),
         memory: crate::limits::host_memory(),
         rootless,
     })

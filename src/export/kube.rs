@@ -349,6 +349,7 @@ mod tests {
                 ("OTHER".into(), "another-secret".into()),
             ],
             requirements: Some(RequirementsPlan {
+                image_constraints: true,
                 file: "/home/u/proj/requirements.txt".into(),
                 inputs: vec!["/home/u/proj/requirements.txt".into()],
             }),

@@ -304,6 +304,7 @@ mod tests {
             env_file: Some("/home/u/proj/.env".into()),
             env: vec![("API_TOKEN".into(), "s3cr3t-value".into())],
             requirements: Some(RequirementsPlan {
+                image_constraints: true,
                 file: "/home/u/proj/requirements.txt".into(),
                 inputs: vec!["/home/u/proj/requirements.txt".into()],
             }),

@@ -170,14 +170,22 @@ pub fn decide(image: &ImageCuda, host: &str) -> Verdict {
     if image.disabled {
         return Verdict::Unknown;
     }
-    let needs = match (&image.driver, &image.version) {
-        (Some(d), _) if numbers(d).is_some() => d.clone(),
-        (_, Some(v)) => match major_minor(v)
-            .and_then(|mm| CUDA_DRIVERS.iter().find(|(c, _)| *c == mm).map(|(_, d)| d))
-        {
-            Some(d) => d.to_string(),
-            None => return Verdict::Unknown,
-        },
+    // The toolkit's minimum for the image's CUDA first: `CUDA_DRIVER_VERSION` is the driver
+    // the compat package was built from, often newer than the CUDA needs (24.10 says
+    // 560.35.03; CUDA 12.6 runs on 560.28.03).
+    let from_table = image
+        .version
+        .as_deref()
+        .and_then(major_minor)
+        .and_then(|mm| {
+            CUDA_DRIVERS
+                .iter()
+                .find(|(c, _)| *c == mm)
+                .map(|(_, d)| d.to_string())
+        });
+    let needs = match (from_table, &image.driver) {
+        (Some(d), _) => d,
+        (None, Some(d)) if numbers(d).is_some() => d.clone(),
         _ => return Verdict::Unknown,
     };
     if at_least(host, &needs) {
@@ -278,10 +286,12 @@ mod tests {
     fn verdicts() {
         let compat = |host: &str| Verdict::ForwardCompat {
             host: host.into(),
-            needs: "560.35.03".into(),
+            needs: "560.28.03".into(),
         };
         let cases: Vec<(&str, Verdict)> = vec![
             ("560.35.03", Verdict::Native),
+            // Older than the compat driver, new enough for CUDA 12.6 itself.
+            ("560.28.03", Verdict::Native),
             ("565.57.01", Verdict::Native),
             ("535.104.05", compat("535.104.05")),
             ("470.256.02", compat("470.256.02")),
@@ -289,14 +299,14 @@ mod tests {
                 "545.23.08",
                 Verdict::MinorVersion {
                     host: "545.23.08".into(),
-                    needs: "560.35.03".into(),
+                    needs: "560.28.03".into(),
                 },
             ),
             (
                 "520.61.05",
                 Verdict::Unsupported {
                     host: "520.61.05".into(),
-                    needs: "560.35.03".into(),
+                    needs: "560.28.03".into(),
                     cuda: Some("12.6".into()),
                 },
             ),
@@ -304,6 +314,15 @@ mod tests {
         for (host, want) in cases {
             assert_eq!(decide(&ngc(), host), want, "{host}");
         }
+        // Only CUDA_DRIVER_VERSION: that one.
+        let driver_only = ImageCuda {
+            driver: Some("560.35.03".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            decide(&driver_only, "560.28.03"),
+            Verdict::Unsupported { .. }
+        ));
         // Only CUDA_VERSION: the toolkit's minimum.
         let cuda_only = ImageCuda {
             version: Some("12.4.1".into()),
@@ -347,7 +366,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            err.starts_with("nvcr.io/nvidia/pytorch:25.10-py3 needs NVIDIA driver 580.95.05 or later (CUDA 13.0), and this host runs 570.133.20")
+            err.starts_with("nvcr.io/nvidia/pytorch:25.10-py3 needs NVIDIA driver 580.65.06 or later (CUDA 13.0), and this host runs 570.133.20")
                 && err.contains("nvcr.io/nvidia/pytorch:25.03-py3 (CUDA 12.8.1)"),
             "{err}"
         );

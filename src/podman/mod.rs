@@ -20,7 +20,7 @@ use containers_api::conn::{hyper, Headers, Payload, RequestClient, Transport};
 pub use error::{Error, Result};
 pub use exec::{ExecOutcome, ExecSpec, Output, Resizer};
 pub use models::*;
-pub use socket::{choose_socket, SocketChoice};
+pub use socket::{choose_socket, private_dir_of, SocketChoice};
 
 /// libpod accepts any `/vX/` prefix and branches on it; 4.3.1 is what `podman-api` speaks and
 /// what every podman since answers with the v4 shapes we read.
@@ -368,6 +368,28 @@ impl Podman {
 
 /// The uid of the process listening on Unix socket `path`, as the kernel recorded it when
 /// it listened.
+/// The hard limit `name` (`memlock`, `stack`) of the process listening on the socket:
+/// podman's service, or the systemd user manager that activates it, whose limits the
+/// containers it starts inherit. `Some(None)` is unlimited; `None` when it cannot be read.
+pub fn listener_hard_limit(path: &Path, name: &str) -> Option<Option<u64>> {
+    use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+    let stream = std::os::unix::net::UnixStream::connect(path).ok()?;
+    let pid = getsockopt(&stream, PeerCredentials).ok()?.pid();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+    let label = match name {
+        "memlock" => "Max locked memory",
+        "stack" => "Max stack size",
+        _ => return None,
+    };
+    let line = limits.lines().find(|l| l.starts_with(label))?;
+    let hard = line[label.len()..].split_whitespace().nth(1)?;
+    Some(if hard == "unlimited" {
+        None
+    } else {
+        Some(hard.parse().ok()?)
+    })
+}
+
 fn listener_uid(path: &Path) -> Option<u32> {
     use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
     let stream = std::os::unix::net::UnixStream::connect(path).ok()?;

@@ -1184,13 +1184,24 @@ fn up_onto_a_host_port_someone_else_holds_names_it_and_creates_nothing() {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap()
         .to_string();
+    let host_port: u16 = suggested.split(':').next().unwrap().parse().unwrap();
+    assert!(host_port > port, "{suggested}");
+    assert_eq!(suggested, format!("{host_port}:80"));
+    // With the port given back, the same `up` works. (Not an `up` with the suggested port:
+    // tests in parallel take free ports too, and could race it.)
+    drop(_holder);
     p.ok(&[
-        "up", "--image", BUSYBOX, "--gpu", "none", "--port", &suggested,
+        "up",
+        "--image",
+        BUSYBOX,
+        "--gpu",
+        "none",
+        "--port",
+        &format!("{port}:80"),
     ]);
-    let host_port = suggested.split(':').next().unwrap().to_string();
     assert_eq!(
         forwarded(&p.name(), 80),
-        [("127.0.0.1".to_string(), host_port)]
+        [("127.0.0.1".to_string(), port.to_string())]
     );
 }
 

@@ -664,7 +664,7 @@ fn gpu_cuda_driver_is_checked_against_the_image_before_create() {
     let err = text(&out.stderr);
     assert!(
         err.contains(&format!(
-            "NVIDIA driver 535.104.05 is older than the 560.35.03 {NGC} needs; its CUDA forward compatibility libraries are used"
+            "NVIDIA driver 535.104.05 is older than the 560.28.03 {NGC} needs; its CUDA forward compatibility libraries are used"
         )),
         "{err}"
     );
@@ -708,7 +708,7 @@ fn gpu_cuda_driver_is_checked_against_the_image_before_create() {
     let err = text(&out.stderr);
     assert!(
         err.contains(&format!(
-            "{NGC} needs NVIDIA driver 560.35.03 or later (CUDA 12.6), and this host runs 520.61.05"
+            "{NGC} needs NVIDIA driver 560.28.03 or later (CUDA 12.6), and this host runs 520.61.05"
         )) && err.contains("upgrade the driver"),
         "{err}"
     );

@@ -586,7 +586,7 @@ fn cuda_driver_against_the_image() {
     assert_eq!(old.level, Level::Fail);
     assert!(
         old.message.contains(
-            "needs NVIDIA driver 560.35.03 or later (CUDA 12.6), and this host runs 520.61.05"
+            "needs NVIDIA driver 560.28.03 or later (CUDA 12.6), and this host runs 520.61.05"
         ),
         "{}",
         old.message
