@@ -780,13 +780,20 @@ fn export_slurm_scancel_stops_the_container() {
     assert_eq!(state, "CANCELLED");
     // The trap stopped the container, which --rm then removed; podman's client alone
     // would have left it running.
-    let gone = wait_until(Duration::from_secs(30), || {
+    // KillWait (30 s) plus a stop's 10 s grace, and then some: podman's CLI is slow while
+    // the other tests run beside this one.
+    let gone = wait_until(Duration::from_secs(90), || {
         !podman(&["container", "exists", &container])
             .status
             .success()
     });
     if !gone {
+        let state = text(&podman(&["inspect", "--format", "{{.State.Status}}", &container]).stdout);
         let _ = podman(&["rm", "-f", "-t", "0", &container]);
-        panic!("{container} outlived scancel");
+        panic!(
+            "{container} outlived scancel (state {}); the job's output:\n{}",
+            state.trim(),
+            job_output(&p, &name, &id)
+        );
     }
 }
