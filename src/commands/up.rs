@@ -409,6 +409,12 @@ async fn create_and_start(
     let name = &cfg.project.container;
     // `auto` host ports are picked now and recorded with the container, so they stay.
     let mut settings = settings.clone();
+    // A port the container being replaced held is free moments after its stop (podman 5's
+    // pasta outlives the container briefly): give it that moment before calling it taken.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while settings.ports.iter().any(crate::ports::in_use) && std::time::Instant::now() < until {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     // A kept `auto` port someone took since is picked afresh: that is what `auto` is for.
     for p in settings.ports.iter_mut() {
         if p.auto && p.host_port != 0 && crate::ports::in_use(p) {
