@@ -447,13 +447,18 @@ if ((CONFIG_CHANGED || ROOTFUL_CONF_CHANGED)) && p=$(rootful_pid); then
     log "config changed: restarting the rootful podman 5 service"
     kill_pid "$p"
 fi
+# As the rootless one: a service left in a deleted folder fails every container start.
+if p=$(rootful_pid) && [[ $(readlink "/proc/$p/cwd" 2>/dev/null) == *" (deleted)" ]]; then
+    log "the rootful podman 5 service runs in a deleted folder: restarting it"
+    kill_pid "$p"
+fi
 if rootful_ping; then
     log "rootful podman 5 service answers on $ROOTFUL_SOCK (inside)"
 else
     if p=$(rootful_pid); then kill_pid "$p"; fi
     log "starting a rootful podman 5 service on $ROOTFUL_SOCK (inside)"
     # shellcheck disable=SC2016 # expanded by the inner sh
-    "$P5" --root sh -c 'install -d -m 0750 -g "$4" "${1%/*}" && rm -f "$1" &&
+    "$P5" --root sh -c 'cd / && install -d -m 0750 -g "$4" "${1%/*}" && rm -f "$1" &&
         { CONTAINERS_CONF=$5 setsid nohup podman system service --time=0 "unix://$1" \
               >>"$2" 2>&1 </dev/null &
           echo $! >"$3"; }' sh "$ROOTFUL_SOCK" "$ROOTFUL_STATE/service.log" \
