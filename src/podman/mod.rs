@@ -197,6 +197,7 @@ impl Podman {
         let deadline = std::time::Instant::now() + IN_FLIGHT_CREATE_WAIT;
         let mut waited = false;
         let mut removed_leftover = false;
+        let mut retried_subids = false;
         loop {
             let (status, message) = match self
                 .client
@@ -217,6 +218,21 @@ impl Podman {
                     if message.contains("already in use") =>
                 {
                     (code.as_u16(), message.trim_end_matches(": ").to_string())
+                }
+                // podman 4.3 now and then finds no subordinate IDs where there are some, and
+                // says so with a nil error ("...to function correctly: %!w(<nil>)"): a
+                // transient of its own reading, which the same request does not meet again.
+                Err(podman_api::Error::Fault { message, .. })
+                    if !retried_subids
+                        && message.contains("keep-id requires additional UIDs")
+                        && message.contains("%!w(<nil>)") =>
+                {
+                    retried_subids = true;
+                    tracing::debug!(
+                        "podman found no subordinate IDs ({message}); creating once more"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    continue;
                 }
                 Err(e) => {
                     return Err(match self.error(e) {
