@@ -83,6 +83,15 @@ pub fn home_dir() -> Result<PathBuf, String> {
     Ok(canonical)
 }
 
+/// The caller's login name, or the uid as text when the passwd database has none.
+pub fn user_name() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,10 +86,7 @@ fn show(checks: &[Check]) {
 async fn gather(cfg: &Config, podman: &Podman, doctor: &Doctor) -> Vec<Check> {
     let euid = nix::unistd::geteuid().as_raw();
     let uid = nix::unistd::getuid().as_raw();
-    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map_or_else(|| uid.to_string(), |u| u.name);
+    let user = crate::dirs::user_name();
     let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from);

@@ -247,7 +247,12 @@ pub async fn run(cfg: &Config, podman: &Podman, req: &ServerRequest) -> Result<(
             "TensorBoard has no login: anyone on this machine who can reach {host}:{host_port} can read it (on a shared login node, every user)"
         ));
     }
-    ui::info(&tunnel_hint(&host, host_port, &login_name(), &host_name()));
+    ui::info(&tunnel_hint(
+        &host,
+        host_port,
+        &crate::dirs::user_name(),
+        &host_name(),
+    ));
     print_url(&r.url)
 }
 
@@ -262,13 +267,6 @@ pub fn tunnel_hint(host: &str, port: u16, user: &str, machine: &str) -> String {
     format!(
         "From your own computer: ssh -N -L {port}:{target}:{port} {user}@{machine}, then open the URL there"
     )
-}
-
-fn login_name() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map_or_else(|| "$USER".into(), |u| u.name)
 }
 
 /// The kernel's host name (what `hostname` prints).

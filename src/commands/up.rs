@@ -492,10 +492,7 @@ async fn create_and_start(
                     &canonical,
                     crate::environment::storage::mode_of,
                 ) {
-                    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
-                        .ok()
-                        .flatten()
-                        .map_or_else(|| "$USER".to_string(), |u| u.name);
+                    let user = crate::dirs::user_name();
                     return Err(err.wrap_err(crate::environment::storage::permission_hint(
                         &canonical, &user, &folder, mode,
                     )));

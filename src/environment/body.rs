@@ -115,11 +115,7 @@ fn host_facts(
             .map(str::to_string)
             .ok_or_else(|| color_eyre::eyre::eyre!("{} is not valid UTF-8", p.display()))
     };
-    let uid = nix::unistd::getuid();
-    let user_name = nix::unistd::User::from_uid(uid)
-        .ok()
-        .flatten()
-        .map_or_else(|| uid.to_string(), |u| u.name);
+    let user_name = crate::dirs::user_name();
     Ok(HostFacts {
         home: text(&home_dir)?,
         user_name,

@@ -44,10 +44,7 @@ pub fn check_pull_target(graph_root: &Path, image: &str, allow: bool) -> Result<
         ));
         return Ok(());
     }
-    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map_or_else(|| nix::unistd::getuid().to_string(), |u| u.name);
+    let user = crate::dirs::user_name();
     Err(eyre!(
         "not pulling {image}: podman's storage {} is on {fs}, where rootless image storage fails in odd ways and an NGC image (about 20 GB) fills a home quota; move it to a local disk, {}; or set MLENV_ALLOW_NETWORK_STORAGE=1 if this filesystem is known to work here",
         graph_root.display(),
