@@ -648,6 +648,33 @@ fn gpu_setup_uses_nvidia_cdi_hook_when_installed_and_podman_runs_it() {
     );
 }
 
+#[test]
+fn gpu_setup_adds_the_cuda_compat_hook_when_the_hook_has_it_and_podman_runs_it() {
+    let _clean = CleanCdi::new();
+    let p = Project::new("gpu-compat-hook");
+    let t = tree(&p, 1).with_cdi_hook();
+    // A hook of toolkit 1.17.5 or later: its binary names the enable-cuda-compat command.
+    let hook = t.path("usr/bin/nvidia-cdi-hook");
+    let script = std::fs::read_to_string(&hook).unwrap();
+    std::fs::write(
+        &hook,
+        format!("{script}# commands: enable-cuda-compat update-ldcache\n"),
+    )
+    .unwrap();
+    setup(&p, &t);
+    p.up(&["--gpu", "0"]);
+    // Podman ran both, the compat hook first, with the host's driver version.
+    let log = std::fs::read_to_string(t.hook_log()).unwrap_or_default();
+    let compat = log.find(&format!(
+        "enable-cuda-compat --host-driver-version={DRIVER}"
+    ));
+    let ldcache = log.find("update-ldcache --folder /usr/local/nvidia/lib64");
+    assert!(
+        matches!((compat, ldcache), (Some(c), Some(l)) if c < l),
+        "hook log: {log:?}"
+    );
+}
+
 /// The NGC-shaped test image (tests/ngc-image.sh): CUDA 12.6.2, CUDA_DRIVER_VERSION
 /// 560.35.03, NVIDIA_REQUIRE_CUDA naming the forward-compatible branches 470, 525, 535, 550.
 const NGC: &str = "localhost/mlenv-test/ngc:latest";
