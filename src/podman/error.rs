@@ -69,12 +69,35 @@ fn connection_failure(err: &podman_api::Error) -> Option<String> {
     };
     match conn {
         Conn::Hyper(h) if h.is_connect() => Some(source_chain(h)),
-        Conn::Hyper(h) if h.is_incomplete_message() || h.is_closed() || h.is_canceled() => Some(
-            format!("the service closed the connection: {}", source_chain(h)),
-        ),
+        Conn::Hyper(h)
+            if h.is_incomplete_message() || h.is_closed() || h.is_canceled() || cut_short(h) =>
+        {
+            Some(format!(
+                "the service closed the connection: {}",
+                source_chain(h)
+            ))
+        }
         Conn::IO(io) => Some(io.to_string()),
         _ => None,
     }
+}
+
+/// Whether the connection broke under a response: a service that dies after sending the
+/// head leaves hyper a body error over an I/O error ("end of file before message length
+/// reached"), which is not one of hyper's own connection kinds.
+fn cut_short(e: &hyper::Error) -> bool {
+    use std::io::ErrorKind::*;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = cur {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe
+            );
+        }
+        cur = s.source();
+    }
+    false
 }
 
 /// The error and its sources, joined with ": ", each once (the transport's chain often
@@ -163,6 +186,42 @@ mod tests {
         ];
         for (parts, want) in cases {
             assert_eq!(dedup_chain(&parts), want);
+        }
+    }
+
+    /// A service that dies mid-answer, as one killed between sending the head and the
+    /// body: the real transport's error is taken for an unreachable service, not for
+    /// podman's answer (exit code 3, not 1).
+    #[tokio::test]
+    async fn a_body_cut_short_is_unreachable() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("cut.sock");
+        let listener = tokio::net::UnixListener::bind(&sock).unwrap();
+        let server = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf).await;
+            conn.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"Id\":",
+            )
+            .await
+            .unwrap();
+            // Dropped: the connection closes 94 bytes short.
+        });
+        let err = super::super::Podman::new(&sock)
+            .inspect("x")
+            .await
+            .expect_err("a truncated body");
+        server.await.unwrap();
+        match &err {
+            Error::Unreachable { reason, .. } => {
+                assert!(
+                    reason.starts_with("the service closed the connection"),
+                    "{reason}"
+                )
+            }
+            other => panic!("not unreachable: {other:?}"),
         }
     }
 
