@@ -196,24 +196,40 @@ fn podman_body(env: &Environment, name: &str, s: &mut String, gpus: u32) {
         s.push_str("in_env() { \"$@\"; }\n");
     }
     s.push_str(
-        "\n# `scancel` signals this script only: podman runs in the background, and the trap stops\n\
-         # its container, which would outlive the podman client otherwise. It removes it too:\n\
-         # --rm's cleanup is conmon's to run, and Slurm kills the job's processes (conmon's\n\
-         # too) KillWait seconds after the signal.\n\
-         cancelled=\n\
-         stop() { cancelled=1; \"${podman[@]}\" rm -f --ignore -t 10 \"$name-requirements\" \"$name\" >/dev/null 2>&1 || true; }\n\
+        "\n# `scancel` signals the job's processes, not its container: conmon runs it outside the job,\n\
+         # so it would outlive the podman client. The trap stops and removes it (--rm's cleanup is\n\
+         # conmon's, which a stop left half done would skip). The stop runs detached and deaf to\n\
+         # signals: Slurm may signal again, and it kills the job's processes KillWait seconds\n\
+         # after the first, both of which would cut a stop short and leave the container running.\n\
+         # It repeats each second until podman's client has ended, since a stop that comes while\n\
+         # podman is still starting the container finds nothing to stop.\n\
+         cancelled= stopping= client=\n\
+         stop_until_gone() {\n\
+         \x20 trap '' TERM INT HUP\n\
+         \x20 while :; do\n\
+         \x20   \"${podman[@]}\" rm -f --ignore -t 10 \"$name-requirements\" \"$name\" >/dev/null || true\n\
+         \x20   [ -n \"$1\" ] && kill -0 \"$1\" 2>/dev/null || break\n\
+         \x20   sleep 1\n\
+         \x20 done\n\
+         \x20 echo \"mlenv: $(date +%T) container $name stopped and removed\" >&2\n\
+         }\n\
+         stop() {\n\
+         \x20 cancelled=1\n\
+         \x20 [ -z \"$stopping\" ] || return 0\n\
+         \x20 stopping=1\n\
+         \x20 echo \"mlenv: $(date +%T) cancelled: stopping container $name\" >&2\n\
+         \x20 ( stop_until_gone \"$client\" </dev/null 9>&- & )\n\
+         }\n\
          trap stop TERM INT\n\
          run_container() {\n\
          \x20 [ -z \"$cancelled\" ] || return 143\n\
          \x20 in_env \"${podman[@]}\" run \"${args[@]}\" \"$@\" &\n\
-         \x20 local pid=$! rc=0\n\
-         \x20 # A trapped signal ends `wait` early: podman is waited for until it ends. A stop that\n\
-         \x20 # came while podman was still starting the container found nothing to stop, so after\n\
-         \x20 # a cancel it is repeated each second until podman ends.\n\
+         \x20 client=$!\n\
+         \x20 local rc=0\n\
+         \x20 # A trapped signal ends `wait` early: podman is waited for until it ends.\n\
          \x20 while :; do\n\
-         \x20   rc=0; wait $pid || rc=$?\n\
-         \x20   kill -0 $pid 2>/dev/null || break\n\
-         \x20   while [ -n \"$cancelled\" ] && kill -0 $pid 2>/dev/null; do stop; sleep 1; done\n\
+         \x20   rc=0; wait $client || rc=$?\n\
+         \x20   kill -0 $client 2>/dev/null || break\n\
          \x20 done\n\
          \x20 return $rc\n\
          }\n\n",

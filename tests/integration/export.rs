@@ -796,4 +796,15 @@ fn export_slurm_scancel_stops_the_container() {
             job_output(&p, &name, &id)
         );
     }
+    // The trap's stop did it, detached from the job (whose processes Slurm kills), and it
+    // says so in the job's output once the container is gone.
+    let said = wait_until(Duration::from_secs(30), || {
+        job_output(&p, &name, &id).contains(&format!("container {container} stopped and removed"))
+    });
+    let out = job_output(&p, &name, &id);
+    assert!(said, "no word of the stop in the job's output:\n{out}");
+    assert!(
+        out.contains(&format!("cancelled: stopping container {container}")),
+        "{out}"
+    );
 }
