@@ -172,9 +172,11 @@ impl Config {
             .clone()
             .or_else(|| std::env::var("CONTAINER_HOST").ok());
         let runtime_dir = std::env::var("XDG_RUNTIME_DIR").ok();
+        let tmp_dir = std::env::var("TMPDIR").ok();
         let socket = choose_socket(
             host.as_deref(),
             runtime_dir.as_deref(),
+            tmp_dir.as_deref(),
             nix::unistd::geteuid().as_raw(),
             |p| p.exists(),
         )

@@ -62,6 +62,8 @@ T0=$SECONDS
 # tests/podman5 reads the same two variables.
 export MLENV_TEST5_USER="$USER5" MLENV_TEST5_DIR="$BASE"
 P5="$HERE/podman5"
+# shellcheck source=support/rootfs-user.sh
+. "$HERE/support/rootfs-user.sh"
 
 # dev:inode of a path ("" if it does not exist): how a process's /proc/PID/root is matched
 # against the rootfs (its readlink reads "/" from inside another mount namespace).
@@ -201,16 +203,7 @@ fi
 user_vars
 
 # Subordinate ranges after every existing one, so none overlap (useradd usually adds one).
-ensure_subids() {
-    local file=$1 start
-    touch "$file"
-    grep -q "^$USER5:" "$file" && return 0
-    start=$(awk -F: 'BEGIN{m=100000} {e=$2+$3; if (e>m) m=e} END{print m}' "$file")
-    log "adding $file range $start:65536 for $USER5"
-    echo "$USER5:$start:65536" >>"$file"
-}
-ensure_subids /etc/subuid
-ensure_subids /etc/subgid
+add_subids "$USER5"
 
 # No logind: the runtime dir (sockets, locks, runroot) made by hand; bound into the holder.
 # What it holds belongs to one holder's mount namespace: podman's pause process (which a new
@@ -251,31 +244,8 @@ write_if_changed() {
     return 0
 }
 
-# The same user inside: the host's passwd/group/shadow/subuid/subgid lines, replacing any
-# older line of that name. setpriv --init-groups and newuidmap read these inside.
-sync_line() {
-    local file=$ROOT$1 line=$2 key=${2%%:*}
-    [[ -n $line ]] || die "no $1 line for $key on the host"
-    grep -qxF -- "$line" "$file" 2>/dev/null && return 0
-    local other
-    other=$(awk -F: -v k="$key" -v id="$(cut -d: -f3 <<<"$line")" \
-        '$1 != k && $3 == id {print $1}' "$file" 2>/dev/null || true)
-    if [[ $1 == /etc/passwd || $1 == /etc/group ]] && [[ -n $other ]]; then
-        die "id $(cut -d: -f3 <<<"$line") of $key is $other in the rootfs's $1"
-    fi
-    local mode
-    mode=$(stat -c %a "$file" 2>/dev/null || echo 644)
-    { grep -v "^$key:" "$file" 2>/dev/null || true; printf '%s\n' "$line"; } >"$file.tmp.$$"
-    chmod "$mode" "$file.tmp.$$"
-    chown --reference="$file" "$file.tmp.$$" 2>/dev/null || true
-    mv -f "$file.tmp.$$" "$file"
-    log "synced $USER5 into the rootfs's $1"
-}
-sync_line /etc/passwd "$(getent passwd "$USER5")"
-sync_line /etc/group "$(getent group "$GID5")"
-sync_line /etc/shadow "$(grep "^$USER5:" /etc/shadow || true)"
-sync_line /etc/subuid "$(grep "^$USER5:" /etc/subuid)"
-sync_line /etc/subgid "$(grep "^$USER5:" /etc/subgid)"
+# The same user inside: the host's passwd/group/shadow/subuid/subgid lines.
+sync_user "$ROOT" "$USER5" || die "could not make $USER5 known in the rootfs"
 # Mount points of the holder's binds, at the host's paths.
 install -d "$ROOT$HOME5" "$ROOT$CACHE"
 

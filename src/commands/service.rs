@@ -1,9 +1,12 @@
 //! `mlenv service start|stop|status`: podman's API service for this user, started in the
 //! background by mlenv, for machines where `systemctl --user enable --now podman.socket` is
 //! not possible: a login node reached over ssh or `su`, with no systemd user manager, no
-//! lingering, and often no XDG_RUNTIME_DIR. The socket is the one mlenv would look for
-//! (`podman::choose_socket`), the service's own session keeps it alive after the shell that
-//! started it logs out, and its log and pid are in mlenv's state folder.
+//! lingering, and often no XDG_RUNTIME_DIR. The service gets the caller's environment as
+//! it is, so that it keeps its runtime state (runc's above all) where the caller's podman
+//! CLI looks for it, and listens where that podman puts its socket (`podman info`'s
+//! RemoteSocket, which `podman --remote` and mlenv's own socket search both find). Its own
+//! session keeps it alive after the shell that started it logs out, and its log and pid are
+//! in mlenv's state folder.
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -26,12 +29,31 @@ pub fn service_dir() -> Result<PathBuf> {
     Ok(crate::project::state_root()?.join("service"))
 }
 
-/// The runtime folder podman should use for a socket at `sock`: the folder above its
-/// `podman/` (`/tmp/podman-run-UID` for `/tmp/podman-run-UID/podman/podman.sock`), so that
-/// the service, its containers and the podman CLI agree where their state is.
+/// The runtime folder above a socket's `podman/` (`/tmp/storage-run-UID` for
+/// `/tmp/storage-run-UID/podman/podman.sock`): the folder to check before trusting a
+/// socket in /tmp.
 pub fn runtime_dir_for(sock: &Path) -> Option<PathBuf> {
     let podman_dir = sock.parent()?;
     (podman_dir.file_name()? == "podman").then(|| podman_dir.parent().map(Path::to_path_buf))?
+}
+
+/// Where this user's podman puts its API socket, as `podman --remote` expects it: podman
+/// 4 and 5 differ without a session (`podman-run-UID` against `storage-run-UID` in /tmp),
+/// so podman is asked rather than guessed at. None when podman cannot say.
+async fn podman_socket(program: &Path) -> Option<PathBuf> {
+    let mut command = tokio::process::Command::new(program);
+    command
+        .current_dir("/")
+        .args(["info", "--format", "{{.Host.RemoteSocket.Path}}"])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(START_TIMEOUT, command.output())
+        .await
+        .ok()?
+        .ok()?;
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    tracing::debug!(status = ?out.status, path, stderr = %String::from_utf8_lossy(&out.stderr).trim(), "podman info: its socket");
+    (out.status.success() && path.starts_with('/')).then(|| PathBuf::from(path))
 }
 
 /// The pid in the pid file, when that process is still podman's service.
@@ -98,7 +120,18 @@ pub async fn run(cfg: &Config, podman: &Podman, action: ServiceAction) -> Result
                 ));
                 return Ok(());
             }
-            start(sock, &dir, podman).await
+            let program = crate::fsx::which("podman")
+                .ok_or_else(|| eyre!("podman is not installed (not found in PATH)"))?;
+            // --host/CONTAINER_HOST names the socket; otherwise podman's own place for it.
+            let own = if cfg.socket.explicit {
+                None
+            } else {
+                podman_socket(&program).await
+            };
+            match own.filter(|own| own != sock) {
+                Some(own) => start(&program, &own, &dir, &Podman::new(&own)).await,
+                None => start(&program, sock, &dir, podman).await,
+            }
         }
         ServiceAction::Stop => {
             let Some(pid) = running_pid(&dir) else {
@@ -130,9 +163,7 @@ pub async fn run(cfg: &Config, podman: &Podman, action: ServiceAction) -> Result
     }
 }
 
-async fn start(sock: &Path, dir: &Path, podman: &Podman) -> Result<()> {
-    let program = crate::fsx::which("podman")
-        .ok_or_else(|| eyre!("podman is not installed (not found in PATH)"))?;
+async fn start(program: &Path, sock: &Path, dir: &Path, podman: &Podman) -> Result<()> {
     crate::fsx::create_private_dir(dir)?;
     // One start at a time: a second would overwrite the first one's pid file.
     let file = std::fs::File::create(dir.join("lock"))
@@ -150,8 +181,13 @@ async fn start(sock: &Path, dir: &Path, podman: &Podman) -> Result<()> {
     }
     let uid = nix::unistd::getuid().as_raw();
     if let Some(runtime) = runtime_dir_for(sock) {
-        // In /tmp anyone could have made the folder first, to listen for our requests.
-        if runtime.starts_with("/tmp") {
+        // In /tmp (or any folder everyone may write to) anyone could have made the folder
+        // first, to listen for our requests.
+        let shared = runtime.parent().is_some_and(|p| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o002 != 0)
+        });
+        if shared {
             if runtime.exists() && !crate::podman::private_dir_of(&runtime, uid) {
                 return Err(eyre!(
                     "{} is not a private folder of yours (another user may have made it); remove it, or start the service with XDG_RUNTIME_DIR set to a folder of your own",
@@ -188,7 +224,7 @@ async fn start(sock: &Path, dir: &Path, podman: &Podman) -> Result<()> {
         program.display(),
         sock.display()
     )?;
-    let mut command = std::process::Command::new(&program);
+    let mut command = std::process::Command::new(program);
     command
         // Not the caller's folder: if it is removed later, every conmon the service forks
         // fails ("Failed to get working directory").
@@ -198,9 +234,9 @@ async fn start(sock: &Path, dir: &Path, podman: &Podman) -> Result<()> {
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
-    if let Some(runtime) = runtime_dir_for(sock) {
-        command.env("XDG_RUNTIME_DIR", runtime);
-    }
+    // The caller's environment as it is (no XDG_RUNTIME_DIR of mlenv's making): podman then
+    // keeps its runtime files, runc's state among them, where the caller's podman CLI does,
+    // and `podman stop` from a shell stops what the service started.
     // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
         command.pre_exec(|| {
