@@ -1,6 +1,7 @@
 //! Faults: the service unreachable or killed mid-`up`, mlenv itself interrupted or killed,
 //! and several `up` at once. Tests that kill a service start a private one of their own
-//! (same user, same storage) and never touch the shared one other tests use.
+//! and never touch the shared one other tests use; those that kill it while it works give it
+//! a store of its own too ([`Store`]).
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -13,15 +14,85 @@ use std::time::{Duration, Instant};
 use crate::harness::finish_within;
 use crate::harness::{exists, inspect, podman, text, wait_until, Project, BUSYBOX};
 
+/// A podman store of a test's own (graph root, run root, libpod's tmp dir) in a temp dir,
+/// holding the test image. A service killed in the middle of a create or a start can leave a
+/// half-made layer mounted in the user's namespace, which podman 4.3.1 then tries and fails
+/// to delete on every later storage call ("Found incomplete layer ... deleting it", "device
+/// or resource busy"), seconds each: on the shared store that slowed and then failed every
+/// test after it. Here the damage stays in the temp dir.
+struct Store {
+    dir: tempfile::TempDir,
+}
+
+impl Store {
+    fn new() -> Store {
+        let dir = tempfile::Builder::new()
+            .prefix("mlenv-store-")
+            .tempdir()
+            .unwrap();
+        let store = Store { dir };
+        let archive = store.dir.path().join("image.tar");
+        let archive = archive.to_str().unwrap();
+        let out = podman(&["save", "-q", "-o", archive, BUSYBOX]);
+        assert!(out.status.success(), "podman save: {}", text(&out.stderr));
+        let out = store.podman(&["load", "-q", "-i", archive]);
+        assert!(out.status.success(), "podman load: {}", text(&out.stderr));
+        store
+    }
+
+    /// podman's global flags for this store.
+    fn flags(&self) -> Vec<String> {
+        let at = |d: &str| self.dir.path().join(d).display().to_string();
+        vec![
+            "--root".into(),
+            at("root"),
+            "--runroot".into(),
+            at("runroot"),
+            "--tmpdir".into(),
+            at("tmp"),
+        ]
+    }
+
+    /// The podman CLI on this store: the witness for what a service on it did.
+    fn podman(&self, args: &[&str]) -> Output {
+        Command::new("podman")
+            .args(self.flags())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run podman")
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Its containers run until removed; a mount a kill left behind stays (and with it
+        // what the temp dir cannot remove), harmless outside the shared store.
+        let _ = self.podman(&["rm", "-a", "-f", "-t", "0"]);
+    }
+}
+
 /// A `podman system service` of this test's own, on a socket in a temp dir.
 struct Service {
     dir: tempfile::TempDir,
     sock: PathBuf,
     child: Arc<Mutex<Option<Child>>>,
+    /// The flags of its own store, if it has one.
+    store: Vec<String>,
 }
 
 impl Service {
+    /// On the shared store.
     fn start() -> Service {
+        Service::start_with(Vec::new())
+    }
+
+    /// On a store of its own.
+    fn on(store: &Store) -> Service {
+        Service::start_with(store.flags())
+    }
+
+    fn start_with(store: Vec<String>) -> Service {
         let dir = tempfile::Builder::new()
             .prefix("mlenv-svc-")
             .tempdir()
@@ -31,6 +102,7 @@ impl Service {
             dir,
             sock,
             child: Arc::new(Mutex::new(None)),
+            store,
         };
         s.restart();
         s
@@ -51,6 +123,7 @@ impl Service {
             .open(self.dir.path().join("service.log"))
             .unwrap();
         let child = Command::new("podman")
+            .args(&self.store)
             .args(["system", "service", "--time=0", &self.url()])
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -241,6 +314,11 @@ fn spawn_pipes(
 
 /// This project's containers per the podman CLI: (name, state) by the project label.
 fn containers_of(p: &Project) -> Vec<(String, String)> {
+    containers_in(p, podman)
+}
+
+/// [`containers_of`], with the CLI given (a [`Store`]'s).
+fn containers_in(p: &Project, podman: impl Fn(&[&str]) -> Output) -> Vec<(String, String)> {
     let filter = format!("label=io.mlenv.project={}", p.dir.display());
     let out = podman(&["ps", "-a", "--filter", &filter, "--format", "json"]);
     assert!(out.status.success(), "podman ps: {}", text(&out.stderr));
@@ -264,6 +342,16 @@ fn assert_one_running(p: &Project) {
     assert_eq!(cs[0].0, p.name());
     assert_eq!(cs[0].1, "running", "{cs:?}");
     assert_eq!(inspect(&cs[0].0)["State"]["Running"], true);
+}
+
+/// [`assert_one_running`] on a store of a test's own.
+fn assert_one_running_in(p: &Project, store: &Store) {
+    let cs = containers_in(p, |a| store.podman(a));
+    assert_eq!(cs.len(), 1, "containers for {}: {cs:?}", p.dir.display());
+    assert_eq!(cs[0].0, p.name());
+    assert_eq!(cs[0].1, "running", "{cs:?}");
+    let out = store.podman(&["inspect", "--format", "{{.State.Running}}", &cs[0].0]);
+    assert_eq!(text(&out.stdout).trim(), "true", "{}", text(&out.stderr));
 }
 
 fn assert_no_panic(out: &Output) {
@@ -492,10 +580,11 @@ fn moments() -> Vec<When> {
 
 #[test]
 fn fault_service_killed_during_up() {
+    let store = Store::new();
     let mut struck = 0;
     for (i, when) in moments().into_iter().enumerate() {
         let p = Project::new(&format!("fault-killed-{i}"));
-        let mut svc = Service::start();
+        let mut svc = Service::on(&store);
         let kill = svc.killer();
         let out = up_with_fault(&p, &svc.sock, when, move |_| kill());
         let what = format!("service killed at {when:?}");
@@ -521,9 +610,9 @@ fn fault_service_killed_during_up() {
             out.status.success(),
             "{what}: the next up failed: {}\ncontainers: {:?}",
             text(&out.stderr),
-            containers_of(&p)
+            containers_in(&p, |a| store.podman(a))
         );
-        assert_one_running(&p);
+        assert_one_running_in(&p, &store);
         let out = run_within(&p, &["--host", &svc.url(), "exec", "-c", "echo ok"], &[]);
         assert_eq!(text(&out.stdout), "ok\n", "{what}: {}", text(&out.stderr));
     }
@@ -557,8 +646,8 @@ fn fault_sigint_during_up() {
 
 /// Storage's list of containers (`containers.json`), which takes a container's name before
 /// podman records the container.
-fn storage_containers_file() -> PathBuf {
-    let out = podman(&[
+fn storage_containers_file(store: &Store) -> PathBuf {
+    let out = store.podman(&[
         "info",
         "--format",
         "{{.Store.GraphRoot}}\t{{.Store.GraphDriverName}}",
@@ -575,12 +664,13 @@ fn fault_service_killed_leaves_a_storage_leftover() {
     // container yet. A service killed then leaves a storage-only container holding the name,
     // which podman's own `rm` (not `rm -f`) clears and which `up` must get past. The moment is
     // found by watching storage's list and killing the service the instant the name shows.
-    let file = storage_containers_file();
+    let store = Store::new();
+    let file = storage_containers_file(&store);
     let mut leftovers = 0;
     for attempt in 0..6 {
         let p = Project::new(&format!("fault-leftover-{attempt}"));
         let name = p.name();
-        let mut svc = Service::start();
+        let mut svc = Service::on(&store);
         let kill = svc.killer();
         let watch_name = format!("\"{name}\"");
         let watch_file = file.clone();
@@ -607,12 +697,12 @@ fn fault_service_killed_leaves_a_storage_leftover() {
         let in_storage = std::fs::read_to_string(&file)
             .unwrap()
             .contains(&format!("\"{name}\""));
-        let recorded = !containers_of(&p).is_empty();
+        let recorded = !containers_in(&p, |a| store.podman(a)).is_empty();
         let what = format!("attempt {attempt} (in storage: {in_storage}, recorded: {recorded})");
         if in_storage && !recorded {
             leftovers += 1;
             // The name is held, yet podman has no such container.
-            let out = podman(&["container", "exists", &name]);
+            let out = store.podman(&["container", "exists", &name]);
             assert!(!out.status.success(), "{what}");
         }
         let started = Instant::now();
@@ -621,7 +711,7 @@ fn fault_service_killed_leaves_a_storage_leftover() {
             out.status.success(),
             "{what}: the next up failed: {}\ncontainers: {:?}",
             text(&out.stderr),
-            containers_of(&p)
+            containers_in(&p, |a| store.podman(a))
         );
         if in_storage && !recorded {
             assert!(
@@ -632,7 +722,7 @@ fn fault_service_killed_leaves_a_storage_leftover() {
             // It waits for a create in flight a few seconds, not minutes.
             assert!(started.elapsed() < Duration::from_secs(30), "{what}");
         }
-        assert_one_running(&p);
+        assert_one_running_in(&p, &store);
         eprintln!("{what}: next up in {:?}", started.elapsed());
         if leftovers >= 1 {
             break;
