@@ -343,7 +343,28 @@ mod tests {
             file: a.display().to_string(),
             inputs: vec![a.display().to_string(), b.display().to_string()],
         };
+        assert_eq!(key_in_image(&python, &install_script(&plan), &plan), want);
+
+        // Without the image's pins: the key `up` makes then, and pip told so.
+        let mut requirements =
+            crate::requirements::Requirements::read(&a, dir.path(), false).unwrap();
+        requirements.image_constraints = false;
+        let want = requirements.key("sha256img");
+        let plan = RequirementsPlan {
+            image_constraints: false,
+            ..plan
+        };
         let script = install_script(&plan);
+        assert!(
+            script.contains("PIP_CONSTRAINT= python3 -m pip install"),
+            "{script}"
+        );
+        assert_eq!(key_in_image(&python, &script, &plan), want);
+    }
+
+    /// The key the install script's Python computes, run here with `python` on the plan's
+    /// inputs for an image ID of "sha256img".
+    fn key_in_image(python: &std::path::Path, script: &str, plan: &RequirementsPlan) -> String {
         let program = script
             .split("python3 -c '")
             .nth(1)
@@ -363,37 +384,7 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), want);
-
-        // Without the image's pins: the key `up` makes then, and pip told so.
-        let mut requirements =
-            crate::requirements::Requirements::read(&a, dir.path(), false).unwrap();
-        requirements.image_constraints = false;
-        let want = requirements.key("sha256img");
-        let plan = RequirementsPlan {
-            image_constraints: false,
-            ..plan
-        };
-        let script = install_script(&plan);
-        assert!(
-            script.contains("PIP_CONSTRAINT= python3 -m pip install"),
-            "{script}"
-        );
-        let program = script
-            .split("python3 -c '")
-            .nth(1)
-            .unwrap()
-            .split('\'')
-            .next()
-            .unwrap();
-        let out = std::process::Command::new("python3")
-            .arg("-c")
-            .arg(program)
-            .arg("sha256img")
-            .args(&plan.inputs)
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), want);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     fn which(cmd: &str) -> Result<PathBuf, ()> {

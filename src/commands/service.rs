@@ -29,14 +29,6 @@ pub fn service_dir() -> Result<PathBuf> {
     Ok(crate::project::state_root()?.join("service"))
 }
 
-/// The runtime folder above a socket's `podman/` (`/tmp/storage-run-UID` for
-/// `/tmp/storage-run-UID/podman/podman.sock`): the folder to check before trusting a
-/// socket in /tmp.
-pub fn runtime_dir_for(sock: &Path) -> Option<PathBuf> {
-    let podman_dir = sock.parent()?;
-    (podman_dir.file_name()? == "podman").then(|| podman_dir.parent().map(Path::to_path_buf))?
-}
-
 /// Where this user's podman puts its API socket, as `podman --remote` expects it: podman
 /// 4 and 5 differ without a session (`podman-run-UID` against `storage-run-UID` in /tmp),
 /// so podman is asked rather than guessed at. None when podman cannot say.
@@ -180,7 +172,7 @@ async fn start(program: &Path, sock: &Path, dir: &Path, podman: &Podman) -> Resu
         return Ok(());
     }
     let uid = nix::unistd::getuid().as_raw();
-    if let Some(runtime) = runtime_dir_for(sock) {
+    if let Some(runtime) = crate::podman::runtime_dir_for(sock) {
         // In /tmp (or any folder everyone may write to) anyone could have made the folder
         // first, to listen for our requests.
         let shared = runtime.parent().is_some_and(|p| {
@@ -292,22 +284,4 @@ async fn start(program: &Path, sock: &Path, dir: &Path, podman: &Podman) -> Resu
         log_path.display()
     ));
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn runtime_dirs() {
-        assert_eq!(
-            runtime_dir_for(Path::new("/tmp/podman-run-1000/podman/podman.sock")),
-            Some(PathBuf::from("/tmp/podman-run-1000"))
-        );
-        assert_eq!(
-            runtime_dir_for(Path::new("/run/user/1000/podman/podman.sock")),
-            Some(PathBuf::from("/run/user/1000"))
-        );
-        assert_eq!(runtime_dir_for(Path::new("/srv/p.sock")), None);
-    }
 }

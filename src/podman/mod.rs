@@ -20,7 +20,7 @@ use containers_api::conn::{hyper, Headers, Payload, RequestClient, Transport};
 pub use error::{Error, Result};
 pub use exec::{ExecOutcome, ExecSpec, Output, Resizer};
 pub use models::*;
-pub use socket::{choose_socket, private_dir_of, SocketChoice};
+pub use socket::{choose_socket, private_dir_of, runtime_dir_for, SocketChoice};
 
 /// libpod accepts any `/vX/` prefix and branches on it; 4.3.1 is what `podman-api` speaks and
 /// what every podman since answers with the v4 shapes we read.

@@ -33,12 +33,20 @@ pub fn choose_socket(
 /// `tmp_dir` (`$TMPDIR`, as Go's `os.TempDir`; /tmp when unset or not absolute): podman
 /// 4's own (`podman-run-UID`), then podman 5's, which takes containers/storage's
 /// (`storage-run-UID`).
-pub fn tmp_runtime_dirs(tmp_dir: Option<&str>, uid: u32) -> [PathBuf; 2] {
+fn tmp_runtime_dirs(tmp_dir: Option<&str>, uid: u32) -> [PathBuf; 2] {
     let base = Path::new(tmp_dir.filter(|t| t.starts_with('/')).unwrap_or("/tmp"));
     [
         base.join(format!("podman-run-{uid}")),
         base.join(format!("storage-run-{uid}")),
     ]
+}
+
+/// The runtime folder above a socket's `podman/` (`/tmp/storage-run-UID` for
+/// `/tmp/storage-run-UID/podman/podman.sock`): where podman keeps its runtime files beside
+/// the socket, and the folder to check before trusting a socket in /tmp.
+pub fn runtime_dir_for(sock: &Path) -> Option<PathBuf> {
+    let podman_dir = sock.parent()?;
+    (podman_dir.file_name()? == "podman").then(|| podman_dir.parent().map(Path::to_path_buf))?
 }
 
 /// Whether `dir` is a folder (not a link) that `uid` owns and no one else may enter: what
@@ -87,8 +95,6 @@ pub fn choose_socket_trusting(
         candidates.insert(0, "/run/podman/podman.sock".into());
     }
     candidates.dedup();
-    // The runtime folder above `podman/`.
-    let runtime = |p: &Path| p.parent().and_then(Path::parent).map(Path::to_path_buf);
     // A folder in the world-writable TMPDIR counts only when it is the user's own and
     // private; one that does not exist yet may still be named, as where podman would go.
     for dir in &tmp_dirs {
@@ -102,7 +108,7 @@ pub fn choose_socket_trusting(
         .or_else(|| {
             candidates
                 .iter()
-                .find(|p| runtime(p).is_some_and(|r| exists(&r)))
+                .find(|p| runtime_dir_for(p).is_some_and(|r| exists(&r)))
         })
         // Root's is the system service's; a user's, podman 5's (what Fedora and RHEL run).
         .unwrap_or(&candidates[if uid == 0 { 0 } else { candidates.len() - 1 }])
@@ -116,6 +122,19 @@ pub fn choose_socket_trusting(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runtime_dirs() {
+        assert_eq!(
+            runtime_dir_for(Path::new("/tmp/podman-run-1000/podman/podman.sock")),
+            Some(PathBuf::from("/tmp/podman-run-1000"))
+        );
+        assert_eq!(
+            runtime_dir_for(Path::new("/run/user/1000/podman/podman.sock")),
+            Some(PathBuf::from("/run/user/1000"))
+        );
+        assert_eq!(runtime_dir_for(Path::new("/srv/p.sock")), None);
+    }
 
     #[test]
     fn socket_order() {

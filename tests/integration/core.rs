@@ -1159,15 +1159,11 @@ fn up_onto_a_host_port_someone_else_holds_names_it_and_creates_nothing() {
     let port = free_port();
     // Another program (on a login node: another user's) holds the port.
     let _holder = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-    let out = p.run(&[
-        "up",
-        "--image",
-        BUSYBOX,
-        "--gpu",
-        "none",
-        "--port",
-        &format!("{port}:80"),
-    ]);
+    let mapping = format!("{port}:80");
+    let up = [
+        "up", "--image", BUSYBOX, "--gpu", "none", "--port", &mapping,
+    ];
+    let out = p.run(&up);
     let stderr = text(&out.stderr);
     assert_eq!(code(&out), 2, "{stderr}");
     assert!(
@@ -1190,15 +1186,7 @@ fn up_onto_a_host_port_someone_else_holds_names_it_and_creates_nothing() {
     // With the port given back, the same `up` works. (Not an `up` with the suggested port:
     // tests in parallel take free ports too, and could race it.)
     drop(_holder);
-    p.ok(&[
-        "up",
-        "--image",
-        BUSYBOX,
-        "--gpu",
-        "none",
-        "--port",
-        &format!("{port}:80"),
-    ]);
+    p.ok(&up);
     assert_eq!(
         forwarded(&p.name(), 80),
         [("127.0.0.1".to_string(), port.to_string())]
