@@ -1156,9 +1156,11 @@ fn up_reads_env_files_as_docker_compose_does() {
 #[test]
 fn up_onto_a_host_port_someone_else_holds_names_it_and_creates_nothing() {
     let p = Project::new("port-held-elsewhere");
-    let port = free_port();
-    // Another program (on a login node: another user's) holds the port.
-    let _holder = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    // Another program (on a login node: another user's) holds the port. Bound on port 0
+    // and held from the start: a port found free and bound again later can be taken in
+    // between by a test running beside this one.
+    let _holder = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = _holder.local_addr().unwrap().port();
     let mapping = format!("{port}:80");
     let up = [
         "up", "--image", BUSYBOX, "--gpu", "none", "--port", &mapping,
